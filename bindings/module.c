@@ -1,0 +1,96 @@
+/*
+ * luaopen_lnet_core: the private module lnet.core. The Lua side calls the
+ * core through the FFI; this module only hands it what the FFI cannot see:
+ * the errno table of core/errors.h, the socket constants of this platform,
+ * and where the shared object lives so lnet can ffi.load it.
+ */
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "errors.h"
+#include "resolver_system.h"
+
+int luaopen_lnet_core(lua_State *L);
+
+static void set_int(lua_State *L, const char *name, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, name);
+}
+
+static void push_errno_table(lua_State *L)
+{
+    int i = 0;
+    lua_newtable(L);
+#define X(name, msg)                                                                              \
+    lua_createtable(L, 3, 0);                                                                     \
+    lua_pushstring(L, #name);                                                                     \
+    lua_rawseti(L, -2, 1);                                                                        \
+    lua_pushinteger(L, name);                                                                     \
+    lua_rawseti(L, -2, 2);                                                                        \
+    lua_pushstring(L, msg);                                                                       \
+    lua_rawseti(L, -2, 3);                                                                        \
+    lua_rawseti(L, -2, ++i);
+    LNET_ERRNO_MAP(X)
+#undef X
+}
+
+static void push_codes(lua_State *L)
+{
+    lua_newtable(L);
+    set_int(L, "EAGAIN", LNET_EAGAIN);
+    set_int(L, "ECLOSED", LNET_ECLOSED);
+    set_int(L, "EDEADLINE", LNET_EDEADLINE);
+    set_int(L, "EAI_NONAME", LNET_EAI_NONAME);
+    set_int(L, "EAI_AGAIN", LNET_EAI_AGAIN);
+    set_int(L, "EAI_FAIL", LNET_EAI_FAIL);
+}
+
+static void push_constants(lua_State *L)
+{
+    lua_newtable(L);
+#define C(name) set_int(L, #name, name)
+    C(AF_UNSPEC);
+    C(AF_INET);
+    C(AF_INET6);
+    C(AF_UNIX);
+    C(SOCK_STREAM);
+    C(SOCK_DGRAM);
+    C(SOCK_SEQPACKET);
+    C(SOL_SOCKET);
+    C(SO_REUSEADDR);
+    C(SO_RCVBUF);
+    C(SO_SNDBUF);
+    C(SO_KEEPALIVE);
+    C(IPPROTO_TCP);
+    C(TCP_NODELAY);
+    C(TCP_KEEPIDLE);
+    C(TCP_KEEPINTVL);
+    C(TCP_KEEPCNT);
+    C(IPPROTO_IPV6);
+    C(IPV6_V6ONLY);
+    C(SOMAXCONN);
+#undef C
+}
+
+int luaopen_lnet_core(lua_State *L)
+{
+    Dl_info info;
+    lua_newtable(L);
+    push_errno_table(L);
+    lua_setfield(L, -2, "errno");
+    push_codes(L);
+    lua_setfield(L, -2, "codes");
+    push_constants(L);
+    lua_setfield(L, -2, "const");
+    if (dladdr((void *)luaopen_lnet_core, &info) != 0 && info.dli_fname != NULL) {
+        lua_pushstring(L, info.dli_fname);
+        lua_setfield(L, -2, "path");
+    }
+    return 1;
+}

@@ -1,0 +1,151 @@
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "fd.h"
+#include "op.h"
+
+static void close_handle(struct lnet_handle *h)
+{
+    lnet_conn_close(LNET_CONTAINER_OF(h, struct lnet_conn, h));
+}
+
+struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd)
+{
+    struct lnet_conn *c = malloc(sizeof *c);
+    struct stat st;
+    if (c == NULL) {
+        lnet_fd_close(&fd);
+        return NULL;
+    }
+    c->fd = fd;
+    c->is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    c->connecting = 0;
+    lnet_side_init(&c->rd, loop, fd, EV_READ);
+    lnet_side_init(&c->wr, loop, fd, EV_WRITE);
+    c->h.close = close_handle;
+    lnet_handle_link(loop, &c->h);
+    return c;
+}
+
+void lnet_conn_free(struct lnet_conn *c)
+{
+    if (c == NULL) return;
+    lnet_conn_close(c);
+    free(c);
+}
+
+lnet_err_t lnet_conn_close(struct lnet_conn *c)
+{
+    if (c->fd < 0) return -LNET_ECLOSED;
+    lnet_handle_unlink(&c->h);
+    lnet_side_close(&c->rd);
+    lnet_side_close(&c->wr);
+    lnet_fd_close(&c->fd);
+    return 0;
+}
+
+int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t max)
+{
+    struct lnet_side *s = &c->rd;
+    lnet_err_t rc;
+    if (c->fd < 0) return -LNET_ECLOSED;
+    if ((rc = lnet_side_enter(s, op)) < 0) return rc;
+    if (max > LNET_RBUF_SIZE) max = LNET_RBUF_SIZE;
+    while (s->maybe_ready) {
+        ssize_t n = c->is_socket ? recv(c->fd, buf, max, 0) : read(c->fd, buf, max);
+        if (n >= 0) {
+            /* A short read drained the socket: park before the next recv. */
+            if (n > 0 && (size_t)n < max) s->maybe_ready = 0;
+            lnet_side_leave(s, op);
+            return (int)n;
+        }
+        if (errno == EAGAIN) break;
+        if (errno != EINTR) {
+            rc = -errno;
+            lnet_side_leave(s, op);
+            return rc;
+        }
+    }
+    return lnet_side_wait(s, op);
+}
+
+lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *buf, size_t len)
+{
+    struct lnet_side *s = &c->wr;
+    lnet_err_t rc;
+    if (c->fd < 0) return -LNET_ECLOSED;
+    if ((rc = lnet_side_enter(s, op)) < 0) return rc;
+    while (op->progress < len) {
+        const char *p = buf + op->progress;
+        size_t left = len - op->progress;
+        ssize_t n = c->is_socket ? send(c->fd, p, left, MSG_NOSIGNAL) : write(c->fd, p, left);
+        if (n >= 0) {
+            op->progress += (size_t)n;
+        } else if (errno == EAGAIN) {
+            return lnet_side_wait(s, op);
+        } else if (errno != EINTR) {
+            rc = -errno;
+            lnet_side_leave(s, op);
+            return rc;
+        }
+    }
+    lnet_side_leave(s, op);
+    return 0;
+}
+
+/*
+ * Woken during a connect: SO_ERROR says whether it failed, and only a peer
+ * name says it succeeded (a wake can come before either, from a deadline
+ * change), as Go's netFD.connect does.
+ */
+static lnet_err_t connect_result(struct lnet_conn *c)
+{
+    struct lnet_sockaddr peer;
+    int err = 0;
+    lnet_err_t rc = lnet_fd_getsockopt_int(c->fd, SOL_SOCKET, SO_ERROR, &err);
+    if (rc < 0) return rc;
+    if (err != 0) return -err;
+    if (lnet_fd_peername(c->fd, &peer) == 0) return 0;
+    return -EINPROGRESS;
+}
+
+lnet_err_t lnet_conn_connect(struct lnet_conn *c, struct lnet_op *op,
+                             const struct lnet_sockaddr *a)
+{
+    struct lnet_side *s = &c->wr;
+    lnet_err_t rc;
+    if (c->fd < 0) return -LNET_ECLOSED;
+    if ((rc = lnet_side_enter(s, op)) < 0) return rc;
+    if (!c->connecting) {
+        while ((rc = connect(c->fd, &a->u.sa, a->len) < 0 ? -errno : 0) == -EINTR) {
+        }
+        c->connecting = rc == -EINPROGRESS;
+    } else if ((rc = connect_result(c)) != -EINPROGRESS) {
+        c->connecting = 0;
+    }
+    if (rc == -EINPROGRESS) return lnet_side_wait(s, op);
+    lnet_side_leave(s, op);
+    return rc;
+}
+
+lnet_err_t lnet_conn_shutdown(struct lnet_conn *c, int dir)
+{
+    if (c->fd < 0) return -LNET_ECLOSED;
+    return shutdown(c->fd, dir == LNET_READ ? SHUT_RD : SHUT_WR) < 0 ? -errno : 0;
+}
+
+lnet_err_t lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t)
+{
+    if (c->fd < 0) return -LNET_ECLOSED;
+    if (dirs & LNET_READ) lnet_side_set_deadline(&c->rd, t);
+    if (dirs & LNET_WRITE) lnet_side_set_deadline(&c->wr, t);
+    return 0;
+}
+
+int lnet_conn_fd(const struct lnet_conn *c)
+{
+    return c->fd;
+}

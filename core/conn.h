@@ -1,0 +1,54 @@
+/*
+ * A stream conn (tcp, unix, a process pipe): an owned fd and its two sides.
+ *
+ * Every call takes the calling task's op. A call returns its result, or
+ * -LNET_EAGAIN after parking the op; the task yields and, once woken, makes
+ * the same call again, which picks up where it stopped (a write's progress
+ * is kept in op->progress). After close the struct stays valid with fd -1
+ * until the binding frees it, and every call returns -LNET_ECLOSED.
+ */
+#ifndef LNET_CONN_H
+#define LNET_CONN_H
+
+#include <sys/types.h>
+
+#include "addr.h"
+#include "loop.h"
+#include "side.h"
+
+enum { LNET_READ = 1, LNET_WRITE = 2 };
+
+struct lnet_conn {
+    struct lnet_handle h;
+    int fd;
+    int is_socket;  /* send/recv, else write/read (pipes) */
+    int connecting; /* a connect(2) is in flight */
+    struct lnet_side rd, wr;
+};
+
+/* Takes ownership of fd (closing it if the conn cannot be made). */
+struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd);
+/* The binding's finalizer: closes if still open, then frees. */
+void lnet_conn_free(struct lnet_conn *c);
+
+lnet_err_t lnet_conn_close(struct lnet_conn *c);
+
+/*
+ * Bytes read, at most min(max, LNET_RBUF_SIZE) (0 at end of stream),
+ * -LNET_EAGAIN, or an error. Results are ints so LuaJIT returns them
+ * unboxed.
+ */
+int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t max);
+/* 0 once all of buf went out; op->progress counts what did, also on failure. */
+lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *buf, size_t len);
+/* Starts, then finishes, a connect to a; deadline: the write side's. */
+lnet_err_t lnet_conn_connect(struct lnet_conn *c, struct lnet_op *op,
+                             const struct lnet_sockaddr *a);
+
+/* shutdown(2) of one direction: LNET_READ or LNET_WRITE. */
+lnet_err_t lnet_conn_shutdown(struct lnet_conn *c, int dir);
+/* Sets the deadline of the sides in dirs (LNET_READ | LNET_WRITE). */
+lnet_err_t lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t);
+int lnet_conn_fd(const struct lnet_conn *c);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * A listener: an owned, listening socket and its accept side. Several tasks
+ * may accept at once; they queue on the side and each new conn goes to the
+ * head. Closing wakes them all with -LNET_ECLOSED and leaves the conns they
+ * accepted alone. A unix listener removes its socket file on close, as Go's
+ * does for the listeners it made.
+ */
+#ifndef LNET_LISTENER_H
+#define LNET_LISTENER_H
+
+#include "loop.h"
+#include "side.h"
+
+struct lnet_listener {
+    struct lnet_handle h;
+    int fd;
+    struct lnet_side acc;
+    char *unlink_path; /* NULL, or the socket file to remove on close */
+};
+
+/* Takes ownership of a listening fd; unlink_path may be NULL. */
+struct lnet_listener *lnet_listener_open(struct lnet_loop *loop, int fd, const char *unlink_path);
+void lnet_listener_free(struct lnet_listener *l);
+lnet_err_t lnet_listener_close(struct lnet_listener *l);
+
+/* A new non-blocking conn fd, -LNET_EAGAIN, or an error. */
+int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op);
+lnet_err_t lnet_listener_set_deadline(struct lnet_listener *l, double t);
+int lnet_listener_fd(const struct lnet_listener *l);
+
+#endif

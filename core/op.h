@@ -1,0 +1,60 @@
+/*
+ * An op is a task's one wait record: what a blocking call parks and what a
+ * completion (readiness, a deadline, a close, a cancel) wakes. A task owns
+ * exactly one and waits on one thing at a time, so no call allocates.
+ *
+ * States: IDLE (its task runs, or is finished), PARKED (waiting), READY
+ * (woken, on the loop's ready queue). Only lnet_op_wake moves PARKED to
+ * READY, so a task is resumed exactly once however many completers race;
+ * late completers find it READY or IDLE and do nothing. A woken task does
+ * not learn why: it calls again and the call re-reads the state it waits on.
+ *
+ * Apart from its state, an op may stand in one side's FIFO (struct
+ * lnet_side): the head of that queue is the call in flight, parked or not.
+ */
+#ifndef LNET_OP_H
+#define LNET_OP_H
+
+#include <stddef.h>
+#include <ev.h>
+
+enum { LNET_OP_IDLE, LNET_OP_PARKED, LNET_OP_READY };
+
+struct lnet_loop;
+struct lnet_side;
+
+struct lnet_op {
+    /* The fields the binding reads come first, so its FFI view is a prefix. */
+    int id;          /* the binding's name for the task that owns the op */
+    int state;       /* LNET_OP_* */
+    size_t progress; /* bytes the write in flight has sent so far */
+
+    struct lnet_loop *loop;
+    struct lnet_op *ready_next;
+    struct lnet_side *side;           /* whose FIFO the op stands in, or NULL */
+    struct lnet_op *q_prev, *q_next;  /* links in that FIFO */
+    ev_timer timer;                   /* lnet.sleep: a task sleeps on its own op */
+    double wake_at;                   /* when that sleep ends (lnet_now() time) */
+};
+
+struct lnet_op *lnet_op_new(struct lnet_loop *loop, int id);
+/* Leaves any queue and stops the timer first: the one release path. */
+void lnet_op_free(struct lnet_op *op);
+
+/* IDLE -> PARKED: the caller is about to yield. */
+void lnet_op_park(struct lnet_op *op);
+/* PARKED -> READY and onto the ready queue; anything else: no-op. */
+void lnet_op_wake(struct lnet_op *op);
+
+/* Parks op until lnet_now() >= t (or another waker comes first). */
+void lnet_op_sleep(struct lnet_op *op, double t);
+/* Stops the sleep timer: after any wake of a sleeping op. */
+void lnet_op_sleep_stop(struct lnet_op *op);
+
+/*
+ * The call owning op gives up (its task was cancelled, or is dropped): leave
+ * the FIFO, stop the timer, and back to IDLE even if already woken.
+ */
+void lnet_op_abandon(struct lnet_op *op);
+
+#endif

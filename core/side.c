@@ -1,0 +1,140 @@
+#include <math.h>
+
+#include "loop.h"
+#include "op.h"
+#include "side.h"
+
+static void wake_head(struct lnet_side *s)
+{
+    if (s->head != NULL) lnet_op_wake(s->head);
+}
+
+static void io_cb(struct ev_loop *ev, ev_io *w, int revents)
+{
+    struct lnet_side *s = LNET_CONTAINER_OF(w, struct lnet_side, io);
+    (void)revents;
+    s->maybe_ready = 1;
+    if (s->head != NULL && s->head->state == LNET_OP_PARKED)
+        lnet_op_wake(s->head);
+    else
+        ev_io_stop(ev, w); /* the lazy stop: no one is waiting */
+}
+
+static void arm_timer(struct lnet_side *s)
+{
+    struct ev_loop *ev = s->loop->ev;
+    ev_timer_stop(ev, &s->timer);
+    if (s->deadline == HUGE_VAL) return;
+    ev_timer_set(&s->timer, s->deadline - lnet_now(), 0.);
+    ev_timer_start(ev, &s->timer);
+}
+
+/*
+ * libev measures the timer from its cached loop time, which can lag our
+ * clock, so it may fire a little early by lnet_now(): check, re-arm for the
+ * rest (ev.pod, "Be smart about timeouts").
+ */
+static void timer_cb(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    struct lnet_side *s = LNET_CONTAINER_OF(w, struct lnet_side, timer);
+    (void)ev;
+    (void)revents;
+    if (s->deadline <= lnet_now())
+        wake_head(s);
+    else
+        arm_timer(s);
+}
+
+void lnet_side_init(struct lnet_side *s, struct lnet_loop *loop, int fd, int events)
+{
+    ev_io_init(&s->io, io_cb, fd, events);
+    ev_init(&s->timer, timer_cb);
+    s->deadline = HUGE_VAL;
+    s->head = s->tail = NULL;
+    s->loop = loop;
+    s->maybe_ready = 1;
+}
+
+static void push(struct lnet_side *s, struct lnet_op *op)
+{
+    op->side = s;
+    op->q_next = NULL;
+    op->q_prev = s->tail;
+    if (s->tail != NULL)
+        s->tail->q_next = op;
+    else
+        s->head = op;
+    s->tail = op;
+}
+
+lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op)
+{
+    if (op->side == NULL) {
+        push(s, op);
+    }
+    if (s->head != op) {
+        lnet_op_park(op);
+        return -LNET_EAGAIN;
+    }
+    if (s->deadline <= lnet_now()) {
+        lnet_side_leave(s, op);
+        return -LNET_EDEADLINE;
+    }
+    return 0;
+}
+
+lnet_err_t lnet_side_wait(struct lnet_side *s, struct lnet_op *op)
+{
+    struct ev_loop *ev = s->loop->ev;
+    s->maybe_ready = 0;
+    if (!ev_is_active(&s->io)) ev_io_start(ev, &s->io);
+    if (s->deadline != HUGE_VAL && !ev_is_active(&s->timer)) arm_timer(s);
+    lnet_op_park(op);
+    return -LNET_EAGAIN;
+}
+
+void lnet_side_leave(struct lnet_side *s, struct lnet_op *op)
+{
+    if (op->side != s) return;
+    if (op->q_prev != NULL)
+        op->q_prev->q_next = op->q_next;
+    else
+        s->head = op->q_next;
+    if (op->q_next != NULL)
+        op->q_next->q_prev = op->q_prev;
+    else
+        s->tail = op->q_prev;
+    op->side = NULL;
+    op->q_prev = op->q_next = NULL;
+    if (s->head == NULL)
+        ev_timer_stop(s->loop->ev, &s->timer);
+    else
+        lnet_op_wake(s->head); /* its turn: it calls again */
+}
+
+void lnet_side_set_deadline(struct lnet_side *s, double t)
+{
+    s->deadline = t;
+    if (s->head == NULL || s->head->state != LNET_OP_PARKED) return;
+    if (t <= lnet_now())
+        lnet_op_wake(s->head);
+    else
+        arm_timer(s);
+}
+
+void lnet_side_close(struct lnet_side *s)
+{
+    struct ev_loop *ev = s->loop->ev;
+    struct lnet_op *op = s->head;
+    ev_io_stop(ev, &s->io);
+    ev_timer_stop(ev, &s->timer);
+    /* Detach the whole FIFO first: a woken call must find it empty. */
+    s->head = s->tail = NULL;
+    while (op != NULL) {
+        struct lnet_op *next = op->q_next;
+        op->side = NULL;
+        op->q_prev = op->q_next = NULL;
+        lnet_op_wake(op);
+        op = next;
+    }
+}

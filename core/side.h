@@ -1,0 +1,58 @@
+/*
+ * A side is one direction of an fd (a conn's reads, its writes, a
+ * listener's accepts): the FIFO of calls, the readiness watcher, and the
+ * deadline.
+ *
+ * The head of the FIFO is the call in flight; the others are parked until
+ * it leaves, which is what keeps each call's bytes contiguous. The head
+ * parks on readiness, the deadline timer, or close; any of them wakes it and
+ * it calls again. The deadline is absolute (lnet_now() seconds, HUGE_VAL for
+ * none), stays until changed, and is checked on every entry, so a past
+ * deadline fails the next call at once even when data is buffered.
+ *
+ * Special problem of level-triggered readiness: a watcher left on while no
+ * call waits would fire on every iteration; stopping it after each wake would
+ * cost two epoll_ctl per request. So the watcher stays on while calls come
+ * and goes off lazily, in its callback, when it fires and no one is parked.
+ */
+#ifndef LNET_SIDE_H
+#define LNET_SIDE_H
+
+#include <ev.h>
+
+#include "errors.h"
+
+struct lnet_loop;
+struct lnet_op;
+
+struct lnet_side {
+    ev_io io;
+    ev_timer timer;
+    double deadline;                  /* absolute; HUGE_VAL: none */
+    struct lnet_op *head, *tail;      /* the FIFO */
+    struct lnet_loop *loop;
+    int maybe_ready;                  /* try the syscall before parking */
+};
+
+void lnet_side_init(struct lnet_side *s, struct lnet_loop *loop, int fd, int events);
+
+/*
+ * Takes op's turn: 0 when op heads the FIFO and may try its syscall;
+ * -LNET_EAGAIN when op is parked behind another call; -LNET_EDEADLINE when
+ * the deadline has passed (op has left the FIFO).
+ */
+lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op);
+
+/* The syscall would block: park op on readiness and the deadline. */
+lnet_err_t lnet_side_wait(struct lnet_side *s, struct lnet_op *op);
+
+/* op's call is over, whatever its result: hand the turn to the next. */
+void lnet_side_leave(struct lnet_side *s, struct lnet_op *op);
+
+/* Stores t and re-arms (or fires) the wait in flight. */
+void lnet_side_set_deadline(struct lnet_side *s, double t);
+
+/* Stops the watchers and wakes every call: each will find the fd closed. */
+void lnet_side_close(struct lnet_side *s);
+
+#endif

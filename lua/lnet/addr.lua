@@ -1,0 +1,392 @@
+-- lnet.addr (private): networks, the address objects conns and listeners
+-- hand out, and the parsing of Go's address strings ("127.0.0.1:80",
+-- "[::1]:8080", ":0", "localhost:http", "/tmp/sock", "@abstract") into the
+-- socket addresses the core takes.
+
+local ffi = require "ffi"
+local sys = require "lnet.sys"
+local ip = require "lnet.ip"
+local errors = require "lnet.errors"
+
+local C, K = sys.C, sys.const
+local ffi_string, ffi_new = ffi.string, ffi.new
+local setmetatable, getmetatable, tostring, tonumber, type, error, pairs =
+    setmetatable, getmetatable, tostring, tonumber, type, error, pairs
+local byte, sub, find, match = string.byte, string.sub, string.find, string.match
+local open = io.open
+
+local _M = {}
+
+ffi.cdef [[
+unsigned int if_nametoindex(const char *ifname);
+char *if_indextoname(unsigned int ifindex, char *ifname);
+]]
+
+-- What each network name means. `v` restricts IP networks to one family.
+local networks = {
+    tcp = { kind = "ip", socktype = K.SOCK_STREAM, tcp = true },
+    tcp4 = { kind = "ip", socktype = K.SOCK_STREAM, tcp = true, v = 4 },
+    tcp6 = { kind = "ip", socktype = K.SOCK_STREAM, tcp = true, v = 6 },
+    unix = { kind = "unix", socktype = K.SOCK_STREAM },
+    unixpacket = { kind = "unix", socktype = K.SOCK_SEQPACKET },
+}
+for name, spec in pairs(networks) do
+    spec.name = name
+end
+
+-- The spec of a stream network, or nil and UnknownNetworkError.
+function _M.network(name)
+    local spec = networks[name]
+    if spec == nil then
+        return nil, errors.UnknownNetworkError(tostring(name))
+    end
+    return spec
+end
+
+-- Whether this host can make IPv6 sockets (decides the wildcard listen).
+local ipv6_ok
+function _M.supports_ipv6()
+    if ipv6_ok == nil then
+        local fd = ffi_new("int[1]", C.lnet_fd_socket(K.AF_INET6, K.SOCK_STREAM, 0))
+        ipv6_ok = fd[0] >= 0
+        C.lnet_fd_close(fd)
+    end
+    return ipv6_ok
+end
+
+-- Address objects -------------------------------------------------------
+
+-- IP addresses: .ip (an lnet.ip value), .port, .zone. Printed as Go's
+-- TCPAddr is: an IPv4-mapped IPv6 address prints as IPv4.
+local IPAddr = {}
+IPAddr.__index = IPAddr
+
+function IPAddr:network()
+    return self.net
+end
+
+function IPAddr:__tostring()
+    local s = self.text
+    if s == nil then
+        local host = tostring(self.ip:unmap():with_zone(""))
+        if self.zone ~= "" then
+            host = host .. "%" .. self.zone
+        end
+        s = _M.join_host_port(host, self.port)
+        self.text = s
+    end
+    return s
+end
+
+function _M.ip_addr(net, ipv, port, zone)
+    return setmetatable({ net = net, ip = ipv, port = port, zone = zone or ipv:zone() }, IPAddr)
+end
+
+-- Unix addresses: .name, the path ("@name" for the abstract namespace).
+local UnixAddr = {}
+UnixAddr.__index = UnixAddr
+
+function UnixAddr:network()
+    return self.net
+end
+
+function UnixAddr:__tostring()
+    return self.name
+end
+
+function _M.unix_addr(net, name)
+    return setmetatable({ net = net, name = name }, UnixAddr)
+end
+
+function _M.is_addr(v)
+    local mt = getmetatable(v)
+    return mt == IPAddr or mt == UnixAddr
+end
+
+local lenp = ffi_new("size_t[1]")
+local ifname = ffi_new("char[64]")
+
+local function zone_of(scope)
+    if scope == 0 then
+        return ""
+    end
+    if C.if_indextoname(scope, ifname) ~= nil then
+        return ffi_string(ifname)
+    end
+    return tostring(scope)
+end
+
+-- The address object for a socket address the kernel filled in.
+function _M.from_sockaddr(sa, net)
+    local family = C.lnet_sockaddr_family(sa)
+    if family == K.AF_UNIX then
+        local p = C.lnet_sockaddr_path(sa, lenp)
+        local name = ffi_string(p, lenp[0])
+        if byte(name, 1) == 0 then
+            name = "@" .. sub(name, 2)
+        end
+        return _M.unix_addr(net, name)
+    end
+    local b = C.lnet_sockaddr_ip_bytes(sa, lenp)
+    if b == nil then
+        return nil
+    end
+    local zone = zone_of(C.lnet_sockaddr_scope(sa))
+    local ipv = ip.addr_from_bytes(ffi_string(b, lenp[0]))
+    if zone ~= "" then
+        ipv = ipv:with_zone(zone)
+    end
+    return _M.ip_addr(net, ipv, C.lnet_sockaddr_port(sa), zone)
+end
+
+-- Fills sa for an address object; returns sa, or nil and an error.
+function _M.to_sockaddr(sa, a, family)
+    local rc
+    if a.name ~= nil then
+        rc = C.lnet_sockaddr_unix(sa, a.name, #a.name)
+    else
+        local ipv = a.ip
+        if family == K.AF_INET then
+            ipv = ipv:unmap()
+        end
+        local b = ipv:bytes()
+        if family == K.AF_INET6 and #b == 4 then
+            -- An IPv4 target on an IPv6 socket: the mapped form, as Go does;
+            -- 0.0.0.0 on a dual-stack listener means "::".
+            b = ipv:is_unspecified() and ip.ipv6_unspecified():bytes() or "\0\0\0\0\0\0\0\0\0\0\255\255" .. b
+        end
+        local scope = 0
+        if a.zone ~= "" then
+            scope = tonumber(a.zone) or C.if_nametoindex(a.zone)
+        end
+        rc = C.lnet_sockaddr_ip(sa, b, #b, a.port, scope)
+    end
+    if rc < 0 then
+        return nil, errors.from_errno(-rc)
+    end
+    return sa
+end
+
+-- Go's address strings --------------------------------------------------
+
+local function addr_error(msg, addr)
+    return nil, errors.AddrError(msg, addr)
+end
+
+-- JoinHostPort: brackets for hosts with a colon (IPv6 literals).
+function _M.join_host_port(host, port)
+    if find(host, ":", 1, true) then
+        return "[" .. host .. "]:" .. port
+    end
+    return host .. ":" .. port
+end
+
+-- SplitHostPort, with Go's errors and their texts.
+function _M.split_host_port(hostport)
+    local missing_port, too_many = "missing port in address", "too many colons in address"
+    local last = match(hostport, "^.*():")
+    if last == nil then
+        return addr_error(missing_port, hostport)
+    end
+    local host
+    if byte(hostport, 1) == 91 then -- '['
+        local close = find(hostport, "]", 1, true)
+        if close == nil then
+            return addr_error("missing ']' in address", hostport)
+        end
+        if close == #hostport then
+            return addr_error(missing_port, hostport)
+        elseif close + 1 ~= last then
+            if byte(hostport, close + 1) == 58 then
+                return addr_error(too_many, hostport)
+            end
+            return addr_error(missing_port, hostport)
+        end
+        host = sub(hostport, 2, close - 1)
+        if find(sub(hostport, 2), "[", 1, true) then
+            return addr_error("unexpected '[' in address", hostport)
+        end
+        if find(sub(hostport, close + 1), "]", 1, true) then
+            return addr_error("unexpected ']' in address", hostport)
+        end
+    else
+        host = sub(hostport, 1, last - 1)
+        if find(host, ":", 1, true) then
+            return addr_error(too_many, hostport)
+        end
+        if find(host, "[", 1, true) then
+            return addr_error("unexpected '[' in address", hostport)
+        end
+        if find(host, "]", 1, true) then
+            return addr_error("unexpected ']' in address", hostport)
+        end
+    end
+    return host, sub(hostport, last + 1)
+end
+
+-- /etc/services, read once when a port is first given by name.
+local services
+local function load_services()
+    services = { tcp = {}, udp = {} }
+    local f = open("/etc/services")
+    if f == nil then
+        return
+    end
+    for line in f:lines() do
+        line = match(line, "^[^#]*")
+        local name, port, proto, aliases = match(line, "^(%S+)%s+(%d+)/(%a+)(.*)$")
+        local t = services[proto]
+        if t ~= nil then
+            port = tonumber(port)
+            t[name] = t[name] or port
+            for alias in aliases:gmatch("%S+") do
+                t[alias] = t[alias] or port
+            end
+        end
+    end
+    f:close()
+end
+
+-- A port: decimal 0..65535, or a service name for the network's protocol.
+function _M.parse_port(net, service)
+    if match(service, "^%d+$") then
+        local port = tonumber(service)
+        if port > 65535 then
+            return addr_error("invalid port", service)
+        end
+        return port
+    end
+    if service == "" then
+        return 0
+    end
+    if services == nil then
+        load_services()
+    end
+    local proto = match(net, "^(%a%a%a)")
+    local port = services[proto] and services[proto][service]
+    if port == nil then
+        return nil,
+            errors.DNSError({ err = "unknown port", name = net .. "/" .. service, is_not_found = true })
+    end
+    return port
+end
+
+local MAX_RESOLVED = 16
+local resolved = ffi_new("struct lnet_sockaddr[?]", MAX_RESOLVED)
+
+local function family_fits(spec, ipv)
+    if spec.v == 4 then
+        return ipv:is4() or ipv:is4in6()
+    elseif spec.v == 6 then
+        return ipv:is6() and not ipv:is4in6()
+    end
+    return true
+end
+
+-- The IPs of host (a literal, or a name through the system resolver),
+-- filtered to the network's family, in the resolver's order.
+local function lookup(spec, host)
+    local literal = ip.parse_addr(host)
+    if literal ~= nil then
+        if not family_fits(spec, literal) then
+            return addr_error("no suitable address found", host)
+        end
+        return { literal }
+    end
+    if find(host, "%", 1, true) or find(host, ":", 1, true) then
+        local _, err = ip.parse_addr(host)
+        return nil, err
+    end
+    local family = spec.v == 4 and K.AF_INET or spec.v == 6 and K.AF_INET6 or K.AF_UNSPEC
+    local n = C.lnet_resolve_blocking(host, family, resolved, MAX_RESOLVED)
+    if n < 0 then
+        local codes = sys.codes
+        local not_found = n == -codes.EAI_NONAME
+        return nil,
+            errors.DNSError({
+                err = not_found and "no such host" or "server misbehaving",
+                name = host,
+                is_not_found = not_found,
+                is_temporary = n == -codes.EAI_AGAIN,
+            })
+    end
+    local ips = {}
+    for i = 0, n - 1 do
+        ips[#ips + 1] = _M.from_sockaddr(resolved[i], spec.name).ip
+    end
+    if #ips == 0 then
+        return addr_error("no suitable address found", host)
+    end
+    return ips
+end
+
+-- resolve(spec, address, for_listen): the list of address objects to dial,
+-- or the one to listen on; nil and an AddrError/DNSError/ParseError.
+-- An empty host means the wildcard (listen) or the local system (dial).
+function _M.resolve(spec, address, for_listen)
+    if type(address) ~= "string" then
+        if _M.is_addr(address) then
+            return { address }
+        end
+        error("bad address (string or address object expected, got " .. type(address) .. ")", 3)
+    end
+    if spec.kind == "unix" then
+        if address == "" and not for_listen then
+            return addr_error("missing address", address)
+        end
+        return { _M.unix_addr(spec.name, address) }
+    end
+    local host, port = _M.split_host_port(address)
+    if host == nil then
+        return nil, port
+    end
+    local portnum, perr = _M.parse_port(spec.name, port)
+    if portnum == nil then
+        return nil, perr
+    end
+    local ips, err
+    if host == "" then
+        ips = { spec.v == 4 and ip.ipv4_unspecified() or ip.ipv6_unspecified() }
+        if spec.v == nil and not _M.supports_ipv6() then
+            ips[1] = ip.ipv4_unspecified()
+        end
+    else
+        ips, err = lookup(spec, host)
+        if ips == nil then
+            return nil, err
+        end
+    end
+    if for_listen and #ips > 1 and spec.v == nil then
+        -- A name for "tcp" listens on its first IPv4 address, as Go does.
+        for i = 1, #ips do
+            if ips[i]:is4() then
+                ips = { ips[i] }
+                break
+            end
+        end
+    end
+    local addrs = {}
+    for i = 1, #ips do
+        addrs[i] = _M.ip_addr(spec.name, ips[i], portnum)
+    end
+    return addrs
+end
+
+-- The socket family, and IPV6_V6ONLY, for an IP address on a network: a
+-- wildcard on "tcp" is a dual-stack IPv6 socket (Go does this for 0.0.0.0
+-- too); otherwise the address's own family.
+function _M.socket_family(spec, a)
+    if a.name ~= nil then
+        return K.AF_UNIX
+    end
+    local ipv = a.ip
+    if ipv:is_unspecified() and spec.v ~= 4 and _M.supports_ipv6() then
+        return K.AF_INET6, spec.v == 6
+    end
+    if ipv:is4() or ipv:is4in6() and spec.v ~= 6 then
+        return K.AF_INET
+    end
+    return K.AF_INET6, spec.v == 6
+end
+
+return _M

@@ -1,0 +1,260 @@
+-- lnet.conn (private): stream conns (tcp, unix, unixpacket).
+--
+-- Each method is a fast path and a park: ask the core, and while it answers
+-- LNET_EAGAIN yield until the op is woken, then ask again. Errors are made
+-- only on failure, wrapped once here into Go's OpError.
+
+local ffi = require "ffi"
+local sys = require "lnet.sys"
+local sched = require "lnet.sched"
+local errors = require "lnet.errors"
+local addr = require "lnet.addr"
+
+local C, K, codes = sys.C, sys.const, sys.codes
+local rbuf = sys.rbuf
+local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
+local setmetatable, type, error, tonumber, tostring = setmetatable, type, error, tonumber, tostring
+local floor, huge = math.floor, math.huge
+local self_task, park = sched.self_task, sched.park
+
+local AGAIN, ECLOSED, EDEADLINE = -codes.EAGAIN, -codes.ECLOSED, -codes.EDEADLINE
+local READ, WRITE = 1, 2
+local ErrClosed, ErrDeadlineExceeded, EOF = errors.ErrClosed, errors.ErrDeadlineExceeded, errors.EOF
+local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
+
+local _M = {}
+
+-- The error a negative core code stands for; errnos name their syscall.
+local function code_error(code, syscall)
+    if code == ECLOSED then
+        return ErrClosed
+    elseif code == EDEADLINE then
+        return ErrDeadlineExceeded
+    end
+    return SyscallError(syscall, from_errno(-code))
+end
+_M.code_error = code_error
+
+-- deadline(t): an absolute lnet.now() time, nil for none; misuse raises.
+local function deadline(t, name)
+    if t == nil then
+        return huge
+    end
+    if type(t) ~= "number" or t ~= t then
+        error("bad argument #1 to '" .. name .. "' (number or nil expected, got " .. type(t) .. ")", 3)
+    end
+    return t
+end
+_M.deadline = deadline
+
+local Conn = {}
+Conn.__index = Conn
+
+-- Wraps a core conn; `laddr`/`raddr` may be given when already known.
+function _M.new(c, net, laddr, raddr)
+    return setmetatable({ c = ffi_gc(c, C.lnet_conn_free), net = net, laddr = laddr, raddr = raddr }, Conn)
+end
+
+-- Opens a conn over fd (owned from here on), or nil and an error.
+function _M.open(fd, net, laddr, raddr)
+    local c = C.lnet_conn_open(sys.loop, fd)
+    if c == nil then
+        return nil, SyscallError("malloc", errors.errno.ENOMEM)
+    end
+    return _M.new(c, net, laddr, raddr)
+end
+
+local sa = ffi_new("struct lnet_sockaddr")
+
+-- Both addresses, read from the kernel once and kept, so that errors after
+-- close still name them.
+function Conn:addrs()
+    if self.laddr == nil then
+        local fd = C.lnet_conn_fd(self.c)
+        if fd >= 0 then
+            if C.lnet_fd_sockname(fd, sa) == 0 then
+                self.laddr = addr.from_sockaddr(sa, self.net)
+            end
+            if self.raddr == nil and C.lnet_fd_peername(fd, sa) == 0 then
+                self.raddr = addr.from_sockaddr(sa, self.net)
+            end
+        end
+    end
+    return self.laddr, self.raddr
+end
+
+function Conn:local_addr()
+    return (self:addrs())
+end
+
+function Conn:remote_addr()
+    local _, raddr = self:addrs()
+    return raddr
+end
+
+function Conn:op_error(op, err)
+    local laddr, raddr = self:addrs()
+    return OpError(op, self.net, laddr, raddr, err)
+end
+
+-- read([max]): a string of 1..max bytes as soon as any are there; nil, EOF
+-- at end of stream.
+function Conn:read(max)
+    if max == nil then
+        max = 65536
+    elseif type(max) ~= "number" or max < 0 or max ~= max then
+        error("bad argument #1 to 'read' (non-negative number expected, got " .. tostring(max) .. ")", 2)
+    end
+    local c = self.c
+    if max < 1 then
+        if C.lnet_conn_fd(c) < 0 then
+            return nil, self:op_error("read", ErrClosed)
+        end
+        return ""
+    end
+    local t = self_task(2)
+    local op = t.op
+    local n = C.lnet_conn_read(c, op, rbuf, max)
+    while n == AGAIN do
+        local err = park(t)
+        if err ~= nil then
+            C.lnet_op_abandon(op)
+            return nil, self:op_error("read", err)
+        end
+        n = C.lnet_conn_read(c, op, rbuf, max)
+    end
+    if n > 0 then
+        return ffi_string(rbuf, n)
+    elseif n == 0 then
+        return nil, EOF
+    end
+    return nil, self:op_error("read", code_error(n, "read"))
+end
+
+-- write(s): #s once all of s went out; n, err after n bytes otherwise.
+function Conn:write(s)
+    if type(s) ~= "string" then
+        error("bad argument #1 to 'write' (string expected, got " .. type(s) .. ")", 2)
+    end
+    local c = self.c
+    local t = self_task(2)
+    local op = t.op
+    local len = #s
+    op.progress = 0
+    local rc = C.lnet_conn_write(c, op, s, len)
+    while rc == AGAIN do
+        local err = park(t)
+        if err ~= nil then
+            C.lnet_op_abandon(op)
+            return tonumber(op.progress), self:op_error("write", err)
+        end
+        rc = C.lnet_conn_write(c, op, s, len)
+    end
+    if rc == 0 then
+        return len
+    end
+    return tonumber(op.progress), self:op_error("write", code_error(rc, "write"))
+end
+
+function Conn:close()
+    self:addrs()
+    local rc = C.lnet_conn_close(self.c)
+    if rc < 0 then
+        return nil, self:op_error("close", code_error(rc, "close"))
+    end
+    return true
+end
+
+local function shutdown(self, dir)
+    local rc = C.lnet_conn_shutdown(self.c, dir)
+    if rc < 0 then
+        return nil, self:op_error("close", code_error(rc, "shutdown"))
+    end
+    return true
+end
+
+function Conn:close_write()
+    return shutdown(self, WRITE)
+end
+
+function Conn:close_read()
+    return shutdown(self, READ)
+end
+
+-- set errors are Go's: op "set", no source, the local address.
+local function set_error(self, err)
+    local laddr = self:addrs()
+    return nil, OpError("set", self.net, nil, laddr, err)
+end
+
+local function set_deadline(self, dirs, t, name)
+    if C.lnet_conn_set_deadline(self.c, dirs, deadline(t, name)) < 0 then
+        return set_error(self, ErrClosed)
+    end
+    return true
+end
+
+function Conn:set_deadline(t)
+    return set_deadline(self, READ + WRITE, t, "set_deadline")
+end
+
+function Conn:set_read_deadline(t)
+    return set_deadline(self, READ, t, "set_read_deadline")
+end
+
+function Conn:set_write_deadline(t)
+    return set_deadline(self, WRITE, t, "set_write_deadline")
+end
+
+-- Applies fn(fd, ...) -> code; an error is a "set" OpError naming syscall.
+local function sockopt(self, fn, ...)
+    local fd = C.lnet_conn_fd(self.c)
+    if fd < 0 then
+        return set_error(self, ErrClosed)
+    end
+    local rc = fn(fd, ...)
+    if rc < 0 then
+        return set_error(self, code_error(rc, "setsockopt"))
+    end
+    return true
+end
+_M.sockopt = sockopt
+
+local function int_arg(v, name)
+    if type(v) ~= "number" or v ~= v then
+        error("bad argument #1 to '" .. name .. "' (number expected, got " .. type(v) .. ")", 3)
+    end
+    return floor(v)
+end
+
+local function bool_arg(v, name)
+    if type(v) ~= "boolean" then
+        error("bad argument #1 to '" .. name .. "' (boolean expected, got " .. type(v) .. ")", 3)
+    end
+    return v and 1 or 0
+end
+
+function Conn:set_nodelay(on)
+    return sockopt(self, C.lnet_fd_setsockopt_int, K.IPPROTO_TCP, K.TCP_NODELAY, bool_arg(on, "set_nodelay"))
+end
+
+function Conn:set_read_buffer(n)
+    return sockopt(self, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_RCVBUF, int_arg(n, "set_read_buffer"))
+end
+
+function Conn:set_write_buffer(n)
+    return sockopt(self, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_SNDBUF, int_arg(n, "set_write_buffer"))
+end
+
+-- set_linger(sec): sec < 0 is the default (close returns at once, the kernel
+-- sends the rest); 0 discards unsent data and resets; > 0 lingers.
+function Conn:set_linger(sec)
+    return sockopt(self, C.lnet_sockopt_linger, int_arg(sec, "set_linger"))
+end
+
+function Conn:__tostring()
+    local laddr, raddr = self:addrs()
+    return "conn " .. self.net .. " " .. tostring(laddr) .. "->" .. tostring(raddr)
+end
+
+return _M

@@ -1,0 +1,166 @@
+-- lnet.dial (private): dial and the Dialer.
+--
+-- A dial resolves the address to a list, then tries each in order until one
+-- connects, as Go's dialSerial does: each try gets an equal share of the
+-- time left, so a dead first address cannot eat a later one's chance.
+
+local ffi = require "ffi"
+local sys = require "lnet.sys"
+local sched = require "lnet.sched"
+local errors = require "lnet.errors"
+local addr = require "lnet.addr"
+local conn = require "lnet.conn"
+
+local C, K, codes = sys.C, sys.const, sys.codes
+local ffi_new = ffi.new
+local setmetatable, type, error = setmetatable, type, error
+local huge, min = math.huge, math.min
+local self_task, park = sched.self_task, sched.park
+
+local AGAIN = -codes.EAGAIN
+local WRITE = 2
+local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
+local code_error = conn.code_error
+
+local _M = {}
+
+local Dialer = {}
+Dialer.__index = Dialer
+
+local function check_opts(opts, level)
+    if opts == nil then
+        return
+    end
+    if type(opts) ~= "table" then
+        error("bad dial options (table expected, got " .. type(opts) .. ")", level + 1)
+    end
+    if opts.timeout ~= nil and type(opts.timeout) ~= "number" then
+        error("bad dialer timeout (number expected, got " .. type(opts.timeout) .. ")", level + 1)
+    end
+    conn.deadline(opts.deadline, "dialer")
+end
+
+-- dialer{timeout, deadline, local_addr}: a reusable dial configuration.
+function _M.dialer(opts)
+    opts = opts or {}
+    check_opts(opts, 2)
+    return setmetatable({ timeout = opts.timeout, deadline = opts.deadline, local_addr = opts.local_addr }, Dialer)
+end
+
+local sa = ffi_new("struct lnet_sockaddr")
+
+-- One connect attempt to address object a, bounded by deadline. Returns the
+-- conn, or nil, the error, and the local address used.
+local function connect(t, spec, a, local_addr, deadline)
+    local family = addr.socket_family(spec, a)
+    local fdp = ffi_new("int[1]", C.lnet_fd_socket(family, spec.socktype, 0))
+    if fdp[0] < 0 then
+        return nil, SyscallError("socket", from_errno(-fdp[0]))
+    end
+    local _, err = addr.to_sockaddr(sa, local_addr or a, family)
+    if err == nil and local_addr ~= nil then
+        local rc = C.lnet_fd_bind(fdp[0], sa)
+        if rc < 0 then
+            err = SyscallError("bind", from_errno(-rc))
+        else
+            _, err = addr.to_sockaddr(sa, a, family)
+        end
+    end
+    if err ~= nil then
+        C.lnet_fd_close(fdp)
+        return nil, err
+    end
+    local c
+    c, err = conn.open(fdp[0], spec.name, nil, a)
+    if c == nil then
+        return nil, err
+    end
+    local op = t.op
+    C.lnet_conn_set_deadline(c.c, WRITE, deadline)
+    local rc = C.lnet_conn_connect(c.c, op, sa)
+    while rc == AGAIN do
+        err = park(t)
+        if err ~= nil then
+            C.lnet_op_abandon(op)
+            C.lnet_conn_close(c.c)
+            return nil, err
+        end
+        rc = C.lnet_conn_connect(c.c, op, sa)
+    end
+    if rc < 0 then
+        C.lnet_conn_close(c.c)
+        return nil, code_error(rc, "connect")
+    end
+    C.lnet_conn_set_deadline(c.c, WRITE, huge)
+    if spec.tcp then
+        C.lnet_fd_setsockopt_int(C.lnet_conn_fd(c.c), K.IPPROTO_TCP, K.TCP_NODELAY, 1)
+    end
+    return c
+end
+
+local function resolve_local(spec, local_addr)
+    if local_addr == nil then
+        return nil
+    end
+    local addrs, err = addr.resolve(spec, local_addr, true)
+    if addrs == nil then
+        return nil, err
+    end
+    return addrs[1]
+end
+
+function Dialer:dial(network, address)
+    if type(network) ~= "string" then
+        error("bad argument #1 to 'dial' (string expected, got " .. type(network) .. ")", 2)
+    end
+    local t = self_task(2)
+    local spec, err = addr.network(network)
+    if spec == nil then
+        return nil, OpError("dial", network, nil, nil, err)
+    end
+    local la
+    la, err = resolve_local(spec, self.local_addr)
+    if err ~= nil then
+        return nil, OpError("dial", network, nil, nil, err)
+    end
+    local addrs
+    addrs, err = addr.resolve(spec, address, false)
+    if addrs == nil then
+        return nil, OpError("dial", network, la, nil, err)
+    end
+    local deadline = self.deadline or huge
+    if self.timeout ~= nil then
+        deadline = min(deadline, C.lnet_now() + self.timeout)
+    end
+    local first_err
+    for i = 1, #addrs do
+        local a = addrs[i]
+        local share = deadline
+        if deadline ~= huge then
+            share = C.lnet_now() + (deadline - C.lnet_now()) / (#addrs - i + 1)
+        end
+        local c
+        c, err = connect(t, spec, a, la, share)
+        if c ~= nil then
+            return c
+        end
+        first_err = first_err or OpError("dial", network, la, a, err)
+        if errors.is(err, errors.Canceled) then
+            break
+        end
+    end
+    return nil, first_err
+end
+
+local default_dialer = _M.dialer()
+
+-- dial(network, address [, opts]): opts as for dialer{}.
+function _M.dial(network, address, opts)
+    if opts == nil then
+        return default_dialer:dial(network, address)
+    end
+    check_opts(opts, 2)
+    return _M.dialer(opts):dial(network, address)
+end
+
+return _M

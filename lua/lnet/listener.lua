@@ -1,0 +1,216 @@
+-- lnet.listener (private): listen, the Listener, and serve (the accept loop
+-- done right).
+
+local ffi = require "ffi"
+local sys = require "lnet.sys"
+local sched = require "lnet.sched"
+local errors = require "lnet.errors"
+local addr = require "lnet.addr"
+local conn = require "lnet.conn"
+
+local C, K, codes = sys.C, sys.const, sys.codes
+local ffi_gc, ffi_new = ffi.gc, ffi.new
+local setmetatable, getmetatable, type, error, tonumber, tostring =
+    setmetatable, getmetatable, type, error, tonumber, tostring
+local xpcall, traceback, min = xpcall, debug.traceback, math.min
+local open = io.open
+local self_task, park = sched.self_task, sched.park
+
+local AGAIN = -codes.EAGAIN
+local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
+local ErrClosed, errno = errors.ErrClosed, errors.errno
+local code_error = conn.code_error
+
+local _M = {}
+
+-- Go's listen backlog: the kernel's own limit.
+local backlog
+local function default_backlog()
+    if backlog == nil then
+        local f = open("/proc/sys/net/core/somaxconn")
+        backlog = f and tonumber(f:read("*l")) or K.SOMAXCONN
+        if f then
+            f:close()
+        end
+    end
+    return backlog
+end
+
+local Listener = {}
+Listener.__index = Listener
+
+local sa = ffi_new("struct lnet_sockaddr")
+
+-- Makes a listening socket for address object a; returns the fd, or nil and
+-- the error of the step that failed.
+local function listen_socket(spec, a, opts)
+    local family, v6only = addr.socket_family(spec, a)
+    local fdp = ffi_new("int[1]", C.lnet_fd_socket(family, spec.socktype, 0))
+    if fdp[0] < 0 then
+        return nil, SyscallError("socket", from_errno(-fdp[0]))
+    end
+    local fd = fdp[0]
+    local rc, step = 0, nil
+    if family ~= K.AF_UNIX then
+        rc, step = C.lnet_fd_setsockopt_int(fd, K.SOL_SOCKET, K.SO_REUSEADDR, 1), "setsockopt"
+        if rc == 0 and family == K.AF_INET6 then
+            rc = C.lnet_fd_setsockopt_int(fd, K.IPPROTO_IPV6, K.IPV6_V6ONLY, v6only and 1 or 0)
+        end
+    end
+    if rc == 0 then
+        local _, err = addr.to_sockaddr(sa, a, family)
+        if err ~= nil then
+            C.lnet_fd_close(fdp)
+            return nil, err
+        end
+        rc, step = C.lnet_fd_bind(fd, sa), "bind"
+    end
+    if rc == 0 then
+        rc, step = C.lnet_fd_listen(fd, opts and opts.backlog or default_backlog()), "listen"
+    end
+    if rc < 0 then
+        C.lnet_fd_close(fdp)
+        return nil, SyscallError(step, from_errno(-rc))
+    end
+    return fd
+end
+
+-- listen(network, address [, opts]): a Listener, or nil and an OpError.
+-- opts: {backlog = n}.
+function _M.listen(network, address, opts)
+    if type(network) ~= "string" then
+        error("bad argument #1 to 'listen' (string expected, got " .. type(network) .. ")", 2)
+    end
+    if opts ~= nil and type(opts) ~= "table" then
+        error("bad argument #3 to 'listen' (table expected, got " .. type(opts) .. ")", 2)
+    end
+    local spec, err = addr.network(network)
+    if spec == nil then
+        return nil, OpError("listen", network, nil, nil, err)
+    end
+    local addrs
+    addrs, err = addr.resolve(spec, address, true)
+    if addrs == nil then
+        return nil, OpError("listen", network, nil, nil, err)
+    end
+    local a = addrs[1]
+    local fd
+    fd, err = listen_socket(spec, a, opts)
+    if fd == nil then
+        return nil, OpError("listen", network, nil, a, err)
+    end
+    -- Abstract unix names have no file to remove.
+    local unlink = a.name ~= nil and a.name:sub(1, 1) ~= "@" and a.name or nil
+    local l = C.lnet_listener_open(sys.loop, fd, unlink)
+    if l == nil then
+        return nil, OpError("listen", network, nil, a, SyscallError("malloc", errno.ENOMEM))
+    end
+    local bound = a
+    if C.lnet_fd_sockname(fd, sa) == 0 then
+        bound = addr.from_sockaddr(sa, network)
+    end
+    return setmetatable({ l = ffi_gc(l, C.lnet_listener_free), net = network, laddr = bound,
+                          nodelay = spec.tcp }, Listener)
+end
+
+local function accept_error(self, err)
+    return nil, OpError("accept", self.net, nil, self.laddr, err)
+end
+
+-- accept(): the next conn; blocks until one arrives or the listener closes.
+function Listener:accept()
+    local l = self.l
+    local t = self_task(2)
+    local op = t.op
+    local fd = C.lnet_listener_accept(l, op)
+    while fd == AGAIN do
+        local err = park(t)
+        if err ~= nil then
+            C.lnet_op_abandon(op)
+            return accept_error(self, err)
+        end
+        fd = C.lnet_listener_accept(l, op)
+    end
+    if fd < 0 then
+        return accept_error(self, code_error(fd, "accept"))
+    end
+    if self.nodelay then
+        -- Go's default for every TCP conn: requests are not held back by Nagle.
+        C.lnet_fd_setsockopt_int(fd, K.IPPROTO_TCP, K.TCP_NODELAY, 1)
+    end
+    local c, err = conn.open(fd, self.net)
+    if c == nil then
+        return accept_error(self, err)
+    end
+    return c
+end
+
+function Listener:close()
+    local rc = C.lnet_listener_close(self.l)
+    if rc < 0 then
+        return nil, OpError("close", self.net, nil, self.laddr, code_error(rc, "close"))
+    end
+    return true
+end
+
+-- addr(): the bound address; works after close.
+function Listener:addr()
+    return self.laddr
+end
+
+function Listener:set_deadline(t)
+    if C.lnet_listener_set_deadline(self.l, conn.deadline(t, "set_deadline")) < 0 then
+        return nil, OpError("set", self.net, nil, self.laddr, ErrClosed)
+    end
+    return true
+end
+
+function Listener:__tostring()
+    return "listener " .. self.net .. " " .. tostring(self.laddr)
+end
+
+_M.Listener = Listener
+
+-- Runs handler(conn) in its own task and closes the conn when it returns,
+-- also when it raises (the task then fails with the handler's error).
+local function serve_conn(handler, c)
+    local ok, err = xpcall(handler, traceback, c)
+    c:close()
+    if not ok then
+        error(err, 0)
+    end
+end
+
+-- Accept errors that are the machine's, not the listener's: back off as
+-- Go's http.Server does, from 5 ms doubling to 1 s, and try again.
+local function out_of_fds(err)
+    return errors.is(err, errno.EMFILE) or errors.is(err, errno.ENFILE)
+end
+
+-- serve(ln, handler): accepts until ln is closed, each conn in a new task.
+-- Returns true once the listener is closed, or nil and the accept error.
+function _M.serve(ln, handler)
+    if getmetatable(ln) ~= Listener then
+        error("bad argument #1 to 'serve' (listener expected)", 2)
+    end
+    if type(handler) ~= "function" then
+        error("bad argument #2 to 'serve' (function expected, got " .. type(handler) .. ")", 2)
+    end
+    local delay = 0
+    while true do
+        local c, err = ln:accept()
+        if c ~= nil then
+            delay = 0
+            sched.go(serve_conn, handler, c)
+        elseif errors.is(err, ErrClosed) then
+            return true
+        elseif out_of_fds(err) then
+            delay = delay == 0 and 0.005 or min(delay * 2, 1)
+            sched.sleep(delay)
+        else
+            return nil, err
+        end
+    end
+end
+
+return _M

@@ -1,0 +1,427 @@
+-- lnet.sched (private): tasks, and the loop that runs them.
+--
+-- A task is a coroutine plus one core op (its wait record). A blocking call
+-- asks the core to do its work; when the core answers LNET_EAGAIN it has
+-- parked the op, and the task yields here. The loop pops woken ops off the
+-- core's ready queue and resumes their tasks; the woken call then asks the
+-- core again. Watcher callbacks are C only, so ev_run is an ordinary FFI
+-- call and the resume loop stays in Lua where the JIT can see it.
+
+local sys = require "lnet.sys"
+local errors = require "lnet.errors"
+
+local C, loop = sys.C, sys.loop
+local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
+local traceback = debug.traceback
+local setmetatable, select, type, error, tostring, pairs = setmetatable, select, type, error, tostring, pairs
+local unpack, tremove = unpack, table.remove
+local stderr = io.stderr
+
+local Canceled = errors.Canceled
+
+local _M = {}
+
+local tasks = {} -- id -> live task
+local free_ids = {} -- ids of finished tasks, reused so `tasks` stays an array
+local live = 0 -- how many tasks have not finished
+local current = nil -- the running task
+local running = false -- inside lnet.run
+
+-- How many tasks may run back to back before pending I/O is collected.
+local RESUME_BURST = 64
+
+local Task = {}
+Task.__index = Task
+
+local function pack(...)
+    return { n = select("#", ...), ... }
+end
+
+-- The running task; blocking calls outside one are misuse.
+local function self_task(level)
+    local t = current
+    if t == nil then
+        error("lnet: blocking call outside a task (run it under lnet.run or lnet.go)", level + 1)
+    end
+    return t
+end
+_M.self_task = self_task
+
+function _M.current()
+    return current
+end
+
+-- Yields until the task's op is woken. Returns the error that ends the wait
+-- early: the task was cancelled. The caller must then abandon its op.
+local function park(t)
+    if t.canceled then
+        return Canceled
+    end
+    co_yield()
+    if t.canceled then
+        return Canceled
+    end
+    return nil
+end
+_M.park = park
+
+-- Wait lists: plain arrays of tasks waiting on a Lua-side condition
+-- (join, channels, wait groups).
+local function remove(list, t)
+    for i = 1, #list do
+        if list[i] == t then
+            tremove(list, i)
+            return
+        end
+    end
+end
+
+-- Parks t on list until woken; on cancellation takes it off and returns the error.
+local function wait_on(list, t)
+    list[#list + 1] = t
+    C.lnet_op_park(t.op)
+    local err = park(t)
+    if err ~= nil then
+        remove(list, t)
+        C.lnet_op_abandon(t.op)
+    end
+    return err
+end
+
+local function wake_all(list)
+    for i = #list, 1, -1 do
+        C.lnet_op_wake(list[i].op)
+        list[i] = nil
+    end
+end
+
+local function wake_first(list)
+    local t = tremove(list, 1)
+    if t ~= nil then
+        C.lnet_op_wake(t.op)
+    end
+    return t
+end
+
+-- Frees what a task holds in the core and forgets it.
+local function release(t)
+    C.lnet_op_free(t.op)
+    t.op = nil
+    tasks[t.id] = nil
+    free_ids[#free_ids + 1] = t.id
+    live = live - 1
+end
+
+local function finish(t, ok, ...)
+    if ok then
+        t.results = pack(...)
+        t.status = "done"
+    else
+        t.err = ...
+        t.status = "failed"
+    end
+    local joiners = t.joiners
+    if joiners ~= nil and #joiners > 0 then
+        wake_all(joiners)
+    elseif not ok and not t.is_main then
+        -- No one is waiting to hear it: say it now, as Go would crash.
+        stderr:write("lnet: task failed: ", tostring(t.err), "\n")
+    end
+    release(t)
+end
+
+local function on_error(e)
+    return errors.TaskError(e, (traceback("", 2):gsub("^\n", "")))
+end
+
+local function body(t, fn, ...)
+    return finish(t, xpcall(fn, on_error, ...))
+end
+
+function _M.go(fn, ...)
+    if type(fn) ~= "function" then
+        error("bad argument #1 to 'go' (function expected, got " .. type(fn) .. ")", 2)
+    end
+    local id = tremove(free_ids) or #tasks + 1
+    local op = C.lnet_op_new(loop, id)
+    if op == nil then
+        error("lnet.go: out of memory", 2)
+    end
+    local t = setmetatable({ id = id, op = op, status = "running", co = co_create(body) }, Task)
+    t.start = pack(fn, ...)
+    tasks[id] = t
+    live = live + 1
+    C.lnet_op_park(op)
+    C.lnet_op_wake(op)
+    return t
+end
+
+-- join([ctx]): the task's own return values, or nil and its TaskError.
+function Task:join()
+    local t = self_task(2)
+    if t == self then
+        error("lnet: a task cannot join itself", 2)
+    end
+    while self.status == "running" do
+        local joiners = self.joiners
+        if joiners == nil then
+            joiners = {}
+            self.joiners = joiners
+        end
+        local err = wait_on(joiners, t)
+        if err ~= nil then
+            return nil, err
+        end
+    end
+    if self.status == "done" then
+        return unpack(self.results, 1, self.results.n)
+    end
+    return nil, self.err
+end
+
+-- cancel(): every blocking call of the task that has to wait, now or later,
+-- returns an error wrapping context.Canceled instead.
+function Task:cancel()
+    if self.status == "running" and not self.canceled then
+        self.canceled = true
+        C.lnet_op_wake(self.op)
+    end
+end
+
+function Task:__tostring()
+    return "task " .. self.id .. " (" .. self.status .. ")"
+end
+
+local function resume(t)
+    current = t
+    local ok, err
+    local start = t.start
+    if start ~= nil then
+        t.start = nil
+        ok, err = co_resume(t.co, t, unpack(start, 1, start.n))
+    else
+        ok, err = co_resume(t.co)
+    end
+    current = nil
+    if not ok then
+        -- The body catches the task's own errors, so this is lnet's bug.
+        error("lnet: scheduler: " .. tostring(err), 0)
+    end
+end
+
+local function drive(main)
+    local burst = 0
+    while main.status == "running" do
+        local op = C.lnet_loop_ready_pop(loop)
+        if op ~= nil then
+            resume(tasks[op.id])
+            burst = burst + 1
+            if burst == RESUME_BURST then
+                burst = 0
+                C.lnet_loop_poll(loop, 0)
+            end
+        else
+            burst = 0
+            if C.lnet_loop_poll(loop, 1) == 0 then
+                error("lnet: all tasks are asleep - deadlock!", 0)
+            end
+        end
+    end
+end
+
+-- What lnet.run leaves behind: open conns and listeners are closed, and
+-- tasks still waiting are dropped without running again.
+local function teardown()
+    C.lnet_loop_close_all(loop)
+    for _, t in pairs(tasks) do
+        t.status = "canceled"
+        t.err = Canceled
+        release(t)
+    end
+end
+
+function _M.run(fn, ...)
+    if running then
+        error("lnet.run: the loop is already running (start tasks with lnet.go)", 2)
+    end
+    running = true
+    local main = _M.go(fn, ...)
+    main.is_main = true
+    local ok, err = pcall(drive, main)
+    teardown()
+    running = false
+    if not ok then
+        error(err, 0)
+    end
+    if main.status == "failed" then
+        error(main.err, 0)
+    end
+    return unpack(main.results, 1, main.results.n)
+end
+
+-- The number of tasks that have not finished, the caller included.
+function _M.live_tasks()
+    return live
+end
+
+-- sleep(sec): true after sec seconds; sleep(0) lets every ready task run first.
+function _M.sleep(sec)
+    if type(sec) ~= "number" or sec ~= sec then
+        error("bad argument #1 to 'sleep' (number expected, got " .. type(sec) .. ")", 2)
+    end
+    local t = self_task(2)
+    local op = t.op
+    if sec <= 0 then
+        C.lnet_op_park(op)
+        C.lnet_op_wake(op)
+    else
+        C.lnet_op_sleep(op, C.lnet_now() + sec)
+    end
+    local err = park(t)
+    if err ~= nil then
+        C.lnet_op_abandon(op)
+        return nil, err
+    end
+    return true
+end
+
+-- channel([cap]): Go's channels. send blocks while the buffer is full (an
+-- unbuffered channel hands the value straight to a receiver); recv returns
+-- `value, true`, or `nil, false` once closed and drained.
+local Channel = {}
+Channel.__index = Channel
+
+function _M.channel(cap)
+    cap = cap or 0
+    if type(cap) ~= "number" or cap < 0 or cap % 1 ~= 0 then
+        error("bad argument #1 to 'channel' (non-negative integer expected)", 2)
+    end
+    return setmetatable({ cap = cap, buf = {}, first = 1, count = 0, recvq = {}, sendq = {} }, Channel)
+end
+
+local function push(ch, v)
+    ch.buf[ch.first + ch.count] = v
+    ch.count = ch.count + 1
+end
+
+local function shift(ch)
+    local i = ch.first
+    local v = ch.buf[i]
+    ch.buf[i] = nil
+    ch.first = i + 1
+    ch.count = ch.count - 1
+    return v
+end
+
+function Channel:send(v)
+    if self.closed then
+        error("send on closed channel", 2)
+    end
+    local r = wake_first(self.recvq)
+    if r ~= nil then
+        r.chan_val, r.chan_ok = v, true
+        return true
+    end
+    if self.count < self.cap then
+        push(self, v)
+        return true
+    end
+    local t = self_task(2)
+    t.chan_val, t.chan_ok = v, false
+    repeat
+        local err = wait_on(self.sendq, t)
+        if err ~= nil then
+            t.chan_val = nil
+            return nil, err
+        end
+        if self.closed and not t.chan_ok then
+            error("send on closed channel", 2)
+        end
+    until t.chan_ok
+    t.chan_ok = nil
+    return true
+end
+
+-- A sender parked behind a full (or unbuffered) channel: take its value.
+local function take_sender(ch)
+    local s = wake_first(ch.sendq)
+    local v = s.chan_val
+    s.chan_val, s.chan_ok = nil, true
+    return v
+end
+
+function Channel:recv()
+    if self.count > 0 then
+        local v = shift(self)
+        if #self.sendq > 0 then
+            push(self, take_sender(self))
+        end
+        return v, true
+    end
+    if #self.sendq > 0 then
+        return take_sender(self), true
+    end
+    local t = self_task(2)
+    t.chan_ok = false
+    while not self.closed do
+        local err = wait_on(self.recvq, t)
+        if err ~= nil then
+            return nil, false, err
+        end
+        if t.chan_ok then
+            local v = t.chan_val
+            t.chan_val, t.chan_ok = nil, nil
+            return v, true
+        end
+    end
+    return nil, false
+end
+
+function Channel:close()
+    if self.closed then
+        error("close of closed channel", 2)
+    end
+    self.closed = true
+    wake_all(self.recvq)
+    wake_all(self.sendq)
+end
+
+-- wait_group(): Go's sync.WaitGroup.
+local WaitGroup = {}
+WaitGroup.__index = WaitGroup
+
+function _M.wait_group()
+    return setmetatable({ count = 0, waiters = {} }, WaitGroup)
+end
+
+function WaitGroup:add(n)
+    n = n or 1
+    if type(n) ~= "number" then
+        error("bad argument #1 to 'add' (number expected, got " .. type(n) .. ")", 2)
+    end
+    local count = self.count + n
+    if count < 0 then
+        error("negative wait_group counter", 2)
+    end
+    self.count = count
+    if count == 0 then
+        wake_all(self.waiters)
+    end
+end
+
+function WaitGroup:done()
+    self:add(-1)
+end
+
+function WaitGroup:wait()
+    local t = self_task(2)
+    while self.count > 0 do
+        local err = wait_on(self.waiters, t)
+        if err ~= nil then
+            return nil, err
+        end
+    end
+    return true
+end
+
+return _M

@@ -1,0 +1,103 @@
+-- lnet.sys (private): the FFI view of core/. Declares the core functions the
+-- Lua side calls, finds them (in the host executable, or in lnet/core.so
+-- under plain luajit), and exposes the one loop, its read buffer and the
+-- tables lnet.core exports (errnos, lnet's own codes, socket constants).
+
+local ffi = require "ffi"
+local core = require "lnet.core"
+local errors = require "lnet.errors"
+
+ffi.cdef [[
+struct lnet_loop;
+struct lnet_conn;
+struct lnet_listener;
+/* A prefix of core/op.h's struct lnet_op: the fields Lua reads. */
+struct lnet_op { int id; int state; size_t progress; };
+struct lnet_sockaddr { union { uint64_t align; char bytes[128]; } u; uint32_t len; };
+
+struct lnet_loop *lnet_loop_default(void);
+char *lnet_loop_rbuf(struct lnet_loop *loop);
+double lnet_now(void);
+double lnet_time(void);
+int lnet_loop_poll(struct lnet_loop *loop, int block);
+struct lnet_op *lnet_loop_ready_pop(struct lnet_loop *loop);
+void lnet_loop_close_all(struct lnet_loop *loop);
+int lnet_loop_handle_count(struct lnet_loop *loop);
+
+struct lnet_op *lnet_op_new(struct lnet_loop *loop, int id);
+void lnet_op_free(struct lnet_op *op);
+void lnet_op_park(struct lnet_op *op);
+void lnet_op_wake(struct lnet_op *op);
+void lnet_op_sleep(struct lnet_op *op, double t);
+void lnet_op_sleep_stop(struct lnet_op *op);
+void lnet_op_abandon(struct lnet_op *op);
+
+int lnet_sockaddr_ip(struct lnet_sockaddr *a, const void *ip, size_t iplen, int port, unsigned scope);
+int lnet_sockaddr_unix(struct lnet_sockaddr *a, const char *path, size_t len);
+int lnet_sockaddr_family(const struct lnet_sockaddr *a);
+int lnet_sockaddr_port(const struct lnet_sockaddr *a);
+unsigned lnet_sockaddr_scope(const struct lnet_sockaddr *a);
+const char *lnet_sockaddr_ip_bytes(const struct lnet_sockaddr *a, size_t *len);
+const char *lnet_sockaddr_path(const struct lnet_sockaddr *a, size_t *len);
+
+int lnet_fd_socket(int family, int type, int protocol);
+void lnet_fd_close(int *fd);
+int lnet_fd_bind(int fd, const struct lnet_sockaddr *a);
+int lnet_fd_listen(int fd, int backlog);
+int lnet_fd_sockname(int fd, struct lnet_sockaddr *a);
+int lnet_fd_peername(int fd, struct lnet_sockaddr *a);
+int lnet_fd_setsockopt_int(int fd, int level, int name, int value);
+int lnet_fd_getsockopt_int(int fd, int level, int name, int *value);
+int lnet_fd_count(void);
+int lnet_sockopt_linger(int fd, int sec);
+
+struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd);
+void lnet_conn_free(struct lnet_conn *c);
+int lnet_conn_close(struct lnet_conn *c);
+int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t max);
+int lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *buf, size_t len);
+int lnet_conn_connect(struct lnet_conn *c, struct lnet_op *op, const struct lnet_sockaddr *a);
+int lnet_conn_shutdown(struct lnet_conn *c, int dir);
+int lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t);
+int lnet_conn_fd(const struct lnet_conn *c);
+
+struct lnet_listener *lnet_listener_open(struct lnet_loop *loop, int fd, const char *unlink_path);
+void lnet_listener_free(struct lnet_listener *l);
+int lnet_listener_close(struct lnet_listener *l);
+int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op);
+int lnet_listener_set_deadline(struct lnet_listener *l, double t);
+int lnet_listener_fd(const struct lnet_listener *l);
+
+int lnet_resolve_blocking(const char *host, int family, struct lnet_sockaddr *out, int max);
+]]
+
+-- In the host the core is linked in and exported; under plain luajit it is
+-- the shared object that `require "lnet.core"` just loaded.
+local function find_core()
+    if pcall(function()
+        return ffi.C.lnet_loop_default
+    end) then
+        return ffi.C
+    end
+    return ffi.load(core.path)
+end
+
+local C = find_core()
+local loop = C.lnet_loop_default()
+if loop == nil then
+    error("lnet: cannot create the event loop")
+end
+
+for _, e in ipairs(core.errno) do
+    errors.define_errno(e[1], e[2], e[3])
+end
+
+local _M = {
+    C = C,
+    loop = loop,
+    rbuf = C.lnet_loop_rbuf(loop),
+    codes = core.codes, -- lnet's own codes, positive
+    const = core.const, -- socket constants of this platform
+}
+
+return _M
