@@ -12,7 +12,7 @@ local C, K, codes = sys.C, sys.const, sys.codes
 local ffi_gc, ffi_new = ffi.gc, ffi.new
 local setmetatable, getmetatable, type, error, tonumber, tostring =
     setmetatable, getmetatable, type, error, tonumber, tostring
-local xpcall, traceback, min = xpcall, debug.traceback, math.min
+local min = math.min
 local open = io.open
 local self_task, park = sched.self_task, sched.park
 
@@ -171,16 +171,6 @@ end
 
 _M.Listener = Listener
 
--- Runs handler(conn) in its own task and closes the conn when it returns,
--- also when it raises (the task then fails with the handler's error).
-local function serve_conn(handler, c)
-    local ok, err = xpcall(handler, traceback, c)
-    c:close()
-    if not ok then
-        error(err, 0)
-    end
-end
-
 -- Accept errors that are the machine's, not the listener's: back off as
 -- Go's http.Server does, from 5 ms doubling to 1 s, and try again.
 local function out_of_fds(err)
@@ -201,7 +191,8 @@ function _M.serve(ln, handler)
         local c, err = ln:accept()
         if c ~= nil then
             delay = 0
-            sched.go(serve_conn, handler, c)
+            -- Each conn in its own task, closed when the handler returns.
+            sched.go_owning(c, handler, c)
         elseif errors.is(err, ErrClosed) then
             return true
         elseif out_of_fds(err) then

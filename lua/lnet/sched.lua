@@ -113,6 +113,10 @@ local function release(t)
 end
 
 local function finish(t, ok, ...)
+    local owned = t.owned
+    if owned ~= nil then
+        owned:close()
+    end
     if ok then
         t.results = pack(...)
         t.status = "done"
@@ -138,22 +142,32 @@ local function body(t, fn, ...)
     return finish(t, xpcall(fn, on_error, ...))
 end
 
-function _M.go(fn, ...)
-    if type(fn) ~= "function" then
-        error("bad argument #1 to 'go' (function expected, got " .. type(fn) .. ")", 2)
-    end
+local function spawn(owned, fn, ...)
     local id = tremove(free_ids) or #tasks + 1
     local op = C.lnet_op_new(loop, id)
     if op == nil then
         error("lnet.go: out of memory", 2)
     end
-    local t = setmetatable({ id = id, op = op, status = "running", co = co_create(body) }, Task)
+    local t = setmetatable({ id = id, op = op, status = "running", co = co_create(body), owned = owned }, Task)
     t.start = pack(fn, ...)
     tasks[id] = t
     live = live + 1
     C.lnet_op_park(op)
     C.lnet_op_wake(op)
     return t
+end
+
+function _M.go(fn, ...)
+    if type(fn) ~= "function" then
+        error("bad argument #1 to 'go' (function expected, got " .. type(fn) .. ")", 2)
+    end
+    return spawn(nil, fn, ...)
+end
+
+-- go_owning(obj, fn, ...): go(fn, ...), and obj:close() when the task ends,
+-- however it ends (returns, raises, or is dropped by teardown's close-all).
+function _M.go_owning(obj, fn, ...)
+    return spawn(obj, fn, ...)
 end
 
 -- join([ctx]): the task's own return values, or nil and its TaskError.
