@@ -19,8 +19,7 @@ int luaopen_lnet_core(lua_State *L);
 #endif
 
 /* lnet's Lua files come first, then LNET_PATH, then the usual path. */
-static void set_path(lua_State *L)
-{
+static void set_path(lua_State *L) {
     const char *extra = getenv("LNET_PATH");
     lua_getglobal(L, "package");
     lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s%s", LNET_LUA_DIR, LNET_LUA_DIR,
@@ -34,14 +33,12 @@ static void set_path(lua_State *L)
     lua_pop(L, 2);
 }
 
-static int traceback(lua_State *L)
-{
+static int traceback(lua_State *L) {
     luaL_traceback(L, L, lua_tostring(L, 1), 1);
     return 1;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     lua_State *L = luaL_newstate();
     int status;
     if (L == NULL) {

@@ -17,31 +17,28 @@
 
 int luaopen_lnet_core(lua_State *L);
 
-static void set_int(lua_State *L, const char *name, lua_Integer v)
-{
+static void set_int(lua_State *L, const char *name, lua_Integer v) {
     lua_pushinteger(L, v);
     lua_setfield(L, -2, name);
 }
 
-static void push_errno_table(lua_State *L)
-{
+static void push_errno_table(lua_State *L) {
     int i = 0;
     lua_newtable(L);
-#define X(name, msg)                                                                              \
-    lua_createtable(L, 3, 0);                                                                     \
-    lua_pushstring(L, #name);                                                                     \
-    lua_rawseti(L, -2, 1);                                                                        \
-    lua_pushinteger(L, name);                                                                     \
-    lua_rawseti(L, -2, 2);                                                                        \
-    lua_pushstring(L, msg);                                                                       \
-    lua_rawseti(L, -2, 3);                                                                        \
+#define X(name, msg)                                                                               \
+    lua_createtable(L, 3, 0);                                                                      \
+    lua_pushstring(L, #name);                                                                      \
+    lua_rawseti(L, -2, 1);                                                                         \
+    lua_pushinteger(L, name);                                                                      \
+    lua_rawseti(L, -2, 2);                                                                         \
+    lua_pushstring(L, msg);                                                                        \
+    lua_rawseti(L, -2, 3);                                                                         \
     lua_rawseti(L, -2, ++i);
     LNET_ERRNO_MAP(X)
 #undef X
 }
 
-static void push_codes(lua_State *L)
-{
+static void push_codes(lua_State *L) {
     lua_newtable(L);
     set_int(L, "EAGAIN", LNET_EAGAIN);
     set_int(L, "ECLOSED", LNET_ECLOSED);
@@ -51,8 +48,7 @@ static void push_codes(lua_State *L)
     set_int(L, "EAI_FAIL", LNET_EAI_FAIL);
 }
 
-static void push_constants(lua_State *L)
-{
+static void push_constants(lua_State *L) {
     lua_newtable(L);
 #define C(name) set_int(L, #name, name)
     C(AF_UNSPEC);
@@ -78,8 +74,7 @@ static void push_constants(lua_State *L)
 #undef C
 }
 
-int luaopen_lnet_core(lua_State *L)
-{
+int luaopen_lnet_core(lua_State *L) {
     Dl_info info;
     lua_newtable(L);
     push_errno_table(L);

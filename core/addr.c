@@ -5,8 +5,7 @@
 #include "addr.h"
 
 lnet_err_t lnet_sockaddr_ip(struct lnet_sockaddr *a, const void *ip, size_t iplen, int port,
-                            unsigned scope)
-{
+                            unsigned scope) {
     memset(&a->u, 0, sizeof a->u);
     if (iplen == 4) {
         struct sockaddr_in *in = (struct sockaddr_in *)&a->u.ss;
@@ -27,8 +26,7 @@ lnet_err_t lnet_sockaddr_ip(struct lnet_sockaddr *a, const void *ip, size_t iple
     return 0;
 }
 
-lnet_err_t lnet_sockaddr_unix(struct lnet_sockaddr *a, const char *path, size_t len)
-{
+lnet_err_t lnet_sockaddr_unix(struct lnet_sockaddr *a, const char *path, size_t len) {
     struct sockaddr_un *un = (struct sockaddr_un *)&a->u.ss;
     memset(&a->u, 0, sizeof a->u);
     if (len >= sizeof un->sun_path) return -ENAMETOOLONG;
@@ -40,27 +38,24 @@ lnet_err_t lnet_sockaddr_unix(struct lnet_sockaddr *a, const char *path, size_t 
     return 0;
 }
 
-int lnet_sockaddr_family(const struct lnet_sockaddr *a)
-{
+int lnet_sockaddr_family(const struct lnet_sockaddr *a) {
     return a->u.ss.ss_family;
 }
 
-int lnet_sockaddr_port(const struct lnet_sockaddr *a)
-{
-    if (a->u.ss.ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)&a->u.ss)->sin_port);
+int lnet_sockaddr_port(const struct lnet_sockaddr *a) {
+    if (a->u.ss.ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)&a->u.ss)->sin_port);
     if (a->u.ss.ss_family == AF_INET6)
         return ntohs(((const struct sockaddr_in6 *)&a->u.ss)->sin6_port);
     return 0;
 }
 
-unsigned lnet_sockaddr_scope(const struct lnet_sockaddr *a)
-{
+unsigned lnet_sockaddr_scope(const struct lnet_sockaddr *a) {
     if (a->u.ss.ss_family != AF_INET6) return 0;
     return ((const struct sockaddr_in6 *)&a->u.ss)->sin6_scope_id;
 }
 
-const char *lnet_sockaddr_ip_bytes(const struct lnet_sockaddr *a, size_t *len)
-{
+const char *lnet_sockaddr_ip_bytes(const struct lnet_sockaddr *a, size_t *len) {
     if (a->u.ss.ss_family == AF_INET) {
         *len = 4;
         return (const char *)&((const struct sockaddr_in *)&a->u.ss)->sin_addr;
@@ -74,8 +69,7 @@ const char *lnet_sockaddr_ip_bytes(const struct lnet_sockaddr *a, size_t *len)
 }
 
 /* An unnamed socket (socketpair, an unbound client) has an empty path. */
-const char *lnet_sockaddr_path(const struct lnet_sockaddr *a, size_t *len)
-{
+const char *lnet_sockaddr_path(const struct lnet_sockaddr *a, size_t *len) {
     const struct sockaddr_un *un = (const struct sockaddr_un *)&a->u.ss;
     size_t off = offsetof(struct sockaddr_un, sun_path);
     if (a->u.ss.ss_family != AF_UNIX || a->len <= off) {

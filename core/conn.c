@@ -7,13 +7,11 @@
 #include "fd.h"
 #include "op.h"
 
-static void close_handle(struct lnet_handle *h)
-{
+static void close_handle(struct lnet_handle *h) {
     lnet_conn_close(LNET_CONTAINER_OF(h, struct lnet_conn, h));
 }
 
-struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd)
-{
+struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd) {
     struct lnet_conn *c = malloc(sizeof *c);
     struct stat st;
     if (c == NULL) {
@@ -30,15 +28,13 @@ struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd)
     return c;
 }
 
-void lnet_conn_free(struct lnet_conn *c)
-{
+void lnet_conn_free(struct lnet_conn *c) {
     if (c == NULL) return;
     lnet_conn_close(c);
     free(c);
 }
 
-lnet_err_t lnet_conn_close(struct lnet_conn *c)
-{
+lnet_err_t lnet_conn_close(struct lnet_conn *c) {
     if (c->fd < 0) return -LNET_ECLOSED;
     lnet_handle_unlink(&c->h);
     lnet_side_close(&c->rd);
@@ -47,8 +43,7 @@ lnet_err_t lnet_conn_close(struct lnet_conn *c)
     return 0;
 }
 
-int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t max)
-{
+int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t max) {
     struct lnet_side *s = &c->rd;
     lnet_err_t rc;
     if (c->fd < 0) return -LNET_ECLOSED;
@@ -72,8 +67,7 @@ int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t ma
     return lnet_side_wait(s, op);
 }
 
-lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *buf, size_t len)
-{
+lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *buf, size_t len) {
     struct lnet_side *s = &c->wr;
     lnet_err_t rc;
     if (c->fd < 0) return -LNET_ECLOSED;
@@ -101,8 +95,7 @@ lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *
  * name says it succeeded (a wake can come before either, from a deadline
  * change), as Go's netFD.connect does.
  */
-static lnet_err_t connect_result(struct lnet_conn *c)
-{
+static lnet_err_t connect_result(struct lnet_conn *c) {
     struct lnet_sockaddr peer;
     int err = 0;
     lnet_err_t rc = lnet_fd_getsockopt_int(c->fd, SOL_SOCKET, SO_ERROR, &err);
@@ -113,8 +106,7 @@ static lnet_err_t connect_result(struct lnet_conn *c)
 }
 
 lnet_err_t lnet_conn_connect(struct lnet_conn *c, struct lnet_op *op,
-                             const struct lnet_sockaddr *a)
-{
+                             const struct lnet_sockaddr *a) {
     struct lnet_side *s = &c->wr;
     lnet_err_t rc;
     if (c->fd < 0) return -LNET_ECLOSED;
@@ -131,21 +123,18 @@ lnet_err_t lnet_conn_connect(struct lnet_conn *c, struct lnet_op *op,
     return rc;
 }
 
-lnet_err_t lnet_conn_shutdown(struct lnet_conn *c, int dir)
-{
+lnet_err_t lnet_conn_shutdown(struct lnet_conn *c, int dir) {
     if (c->fd < 0) return -LNET_ECLOSED;
     return shutdown(c->fd, dir == LNET_READ ? SHUT_RD : SHUT_WR) < 0 ? -errno : 0;
 }
 
-lnet_err_t lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t)
-{
+lnet_err_t lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t) {
     if (c->fd < 0) return -LNET_ECLOSED;
     if (dirs & LNET_READ) lnet_side_set_deadline(&c->rd, t);
     if (dirs & LNET_WRITE) lnet_side_set_deadline(&c->wr, t);
     return 0;
 }
 
-int lnet_conn_fd(const struct lnet_conn *c)
-{
+int lnet_conn_fd(const struct lnet_conn *c) {
     return c->fd;
 }

@@ -11,63 +11,63 @@
 #include <errno.h>
 
 /* Every errno the core can hand back: X(NAME, go_message). */
-#define LNET_ERRNO_MAP(X) \
-    X(EPERM, "operation not permitted") \
-    X(ENOENT, "no such file or directory") \
-    X(ESRCH, "no such process") \
-    X(EINTR, "interrupted system call") \
-    X(EIO, "input/output error") \
-    X(ENXIO, "no such device or address") \
-    X(E2BIG, "argument list too long") \
-    X(ENOEXEC, "exec format error") \
-    X(EBADF, "bad file descriptor") \
-    X(ECHILD, "no child processes") \
-    X(EAGAIN, "resource temporarily unavailable") \
-    X(ENOMEM, "cannot allocate memory") \
-    X(EACCES, "permission denied") \
-    X(EFAULT, "bad address") \
-    X(EBUSY, "device or resource busy") \
-    X(EEXIST, "file exists") \
-    X(ENOTDIR, "not a directory") \
-    X(EISDIR, "is a directory") \
-    X(EINVAL, "invalid argument") \
-    X(ENFILE, "too many open files in system") \
-    X(EMFILE, "too many open files") \
-    X(ETXTBSY, "text file busy") \
-    X(ENOSPC, "no space left on device") \
-    X(EROFS, "read-only file system") \
-    X(EPIPE, "broken pipe") \
-    X(ERANGE, "numerical result out of range") \
-    X(ENAMETOOLONG, "file name too long") \
-    X(ENOSYS, "function not implemented") \
-    X(ELOOP, "too many levels of symbolic links") \
-    X(ENOTSOCK, "socket operation on non-socket") \
-    X(EDESTADDRREQ, "destination address required") \
-    X(EMSGSIZE, "message too long") \
-    X(EPROTOTYPE, "protocol wrong type for socket") \
-    X(ENOPROTOOPT, "protocol not available") \
-    X(EPROTONOSUPPORT, "protocol not supported") \
-    X(ESOCKTNOSUPPORT, "socket type not supported") \
-    X(EOPNOTSUPP, "operation not supported") \
-    X(EPFNOSUPPORT, "protocol family not supported") \
-    X(EAFNOSUPPORT, "address family not supported by protocol") \
-    X(EADDRINUSE, "address already in use") \
-    X(EADDRNOTAVAIL, "cannot assign requested address") \
-    X(ENETDOWN, "network is down") \
-    X(ENETUNREACH, "network is unreachable") \
-    X(ENETRESET, "network dropped connection on reset") \
-    X(ECONNABORTED, "software caused connection abort") \
-    X(ECONNRESET, "connection reset by peer") \
-    X(ENOBUFS, "no buffer space available") \
-    X(EISCONN, "transport endpoint is already connected") \
-    X(ENOTCONN, "transport endpoint is not connected") \
-    X(ESHUTDOWN, "cannot send after transport endpoint shutdown") \
-    X(ETIMEDOUT, "connection timed out") \
-    X(ECONNREFUSED, "connection refused") \
-    X(EHOSTDOWN, "host is down") \
-    X(EHOSTUNREACH, "no route to host") \
-    X(EALREADY, "operation already in progress") \
-    X(EINPROGRESS, "operation now in progress") \
+#define LNET_ERRNO_MAP(X)                                                                          \
+    X(EPERM, "operation not permitted")                                                            \
+    X(ENOENT, "no such file or directory")                                                         \
+    X(ESRCH, "no such process")                                                                    \
+    X(EINTR, "interrupted system call")                                                            \
+    X(EIO, "input/output error")                                                                   \
+    X(ENXIO, "no such device or address")                                                          \
+    X(E2BIG, "argument list too long")                                                             \
+    X(ENOEXEC, "exec format error")                                                                \
+    X(EBADF, "bad file descriptor")                                                                \
+    X(ECHILD, "no child processes")                                                                \
+    X(EAGAIN, "resource temporarily unavailable")                                                  \
+    X(ENOMEM, "cannot allocate memory")                                                            \
+    X(EACCES, "permission denied")                                                                 \
+    X(EFAULT, "bad address")                                                                       \
+    X(EBUSY, "device or resource busy")                                                            \
+    X(EEXIST, "file exists")                                                                       \
+    X(ENOTDIR, "not a directory")                                                                  \
+    X(EISDIR, "is a directory")                                                                    \
+    X(EINVAL, "invalid argument")                                                                  \
+    X(ENFILE, "too many open files in system")                                                     \
+    X(EMFILE, "too many open files")                                                               \
+    X(ETXTBSY, "text file busy")                                                                   \
+    X(ENOSPC, "no space left on device")                                                           \
+    X(EROFS, "read-only file system")                                                              \
+    X(EPIPE, "broken pipe")                                                                        \
+    X(ERANGE, "numerical result out of range")                                                     \
+    X(ENAMETOOLONG, "file name too long")                                                          \
+    X(ENOSYS, "function not implemented")                                                          \
+    X(ELOOP, "too many levels of symbolic links")                                                  \
+    X(ENOTSOCK, "socket operation on non-socket")                                                  \
+    X(EDESTADDRREQ, "destination address required")                                                \
+    X(EMSGSIZE, "message too long")                                                                \
+    X(EPROTOTYPE, "protocol wrong type for socket")                                                \
+    X(ENOPROTOOPT, "protocol not available")                                                       \
+    X(EPROTONOSUPPORT, "protocol not supported")                                                   \
+    X(ESOCKTNOSUPPORT, "socket type not supported")                                                \
+    X(EOPNOTSUPP, "operation not supported")                                                       \
+    X(EPFNOSUPPORT, "protocol family not supported")                                               \
+    X(EAFNOSUPPORT, "address family not supported by protocol")                                    \
+    X(EADDRINUSE, "address already in use")                                                        \
+    X(EADDRNOTAVAIL, "cannot assign requested address")                                            \
+    X(ENETDOWN, "network is down")                                                                 \
+    X(ENETUNREACH, "network is unreachable")                                                       \
+    X(ENETRESET, "network dropped connection on reset")                                            \
+    X(ECONNABORTED, "software caused connection abort")                                            \
+    X(ECONNRESET, "connection reset by peer")                                                      \
+    X(ENOBUFS, "no buffer space available")                                                        \
+    X(EISCONN, "transport endpoint is already connected")                                          \
+    X(ENOTCONN, "transport endpoint is not connected")                                             \
+    X(ESHUTDOWN, "cannot send after transport endpoint shutdown")                                  \
+    X(ETIMEDOUT, "connection timed out")                                                           \
+    X(ECONNREFUSED, "connection refused")                                                          \
+    X(EHOSTDOWN, "host is down")                                                                   \
+    X(EHOSTUNREACH, "no route to host")                                                            \
+    X(EALREADY, "operation already in progress")                                                   \
+    X(EINPROGRESS, "operation now in progress")                                                    \
     X(ECANCELED, "operation canceled")
 
 /*

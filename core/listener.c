@@ -6,13 +6,11 @@
 #include "fd.h"
 #include "listener.h"
 
-static void close_handle(struct lnet_handle *h)
-{
+static void close_handle(struct lnet_handle *h) {
     lnet_listener_close(LNET_CONTAINER_OF(h, struct lnet_listener, h));
 }
 
-struct lnet_listener *lnet_listener_open(struct lnet_loop *loop, int fd, const char *unlink_path)
-{
+struct lnet_listener *lnet_listener_open(struct lnet_loop *loop, int fd, const char *unlink_path) {
     struct lnet_listener *l = calloc(1, sizeof *l);
     if (l == NULL || (unlink_path != NULL && (l->unlink_path = strdup(unlink_path)) == NULL)) {
         free(l);
@@ -26,16 +24,14 @@ struct lnet_listener *lnet_listener_open(struct lnet_loop *loop, int fd, const c
     return l;
 }
 
-void lnet_listener_free(struct lnet_listener *l)
-{
+void lnet_listener_free(struct lnet_listener *l) {
     if (l == NULL) return;
     lnet_listener_close(l);
     free(l->unlink_path);
     free(l);
 }
 
-lnet_err_t lnet_listener_close(struct lnet_listener *l)
-{
+lnet_err_t lnet_listener_close(struct lnet_listener *l) {
     if (l->fd < 0) return -LNET_ECLOSED;
     lnet_handle_unlink(&l->h);
     lnet_side_close(&l->acc);
@@ -44,8 +40,7 @@ lnet_err_t lnet_listener_close(struct lnet_listener *l)
     return 0;
 }
 
-int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op)
-{
+int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op) {
     struct lnet_side *s = &l->acc;
     lnet_err_t rc;
     if (l->fd < 0) return -LNET_ECLOSED;
@@ -65,14 +60,12 @@ int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op)
     }
 }
 
-lnet_err_t lnet_listener_set_deadline(struct lnet_listener *l, double t)
-{
+lnet_err_t lnet_listener_set_deadline(struct lnet_listener *l, double t) {
     if (l->fd < 0) return -LNET_ECLOSED;
     lnet_side_set_deadline(&l->acc, t);
     return 0;
 }
 
-int lnet_listener_fd(const struct lnet_listener *l)
-{
+int lnet_listener_fd(const struct lnet_listener *l) {
     return l->fd;
 }

@@ -7,8 +7,7 @@
 
 static struct lnet_loop *default_loop;
 
-struct lnet_loop *lnet_loop_default(void)
-{
+struct lnet_loop *lnet_loop_default(void) {
     if (default_loop != NULL) return default_loop;
     struct lnet_loop *loop = calloc(1, sizeof *loop);
     if (loop == NULL) return NULL;
@@ -24,36 +23,30 @@ struct lnet_loop *lnet_loop_default(void)
     return loop;
 }
 
-char *lnet_loop_rbuf(struct lnet_loop *loop)
-{
+char *lnet_loop_rbuf(struct lnet_loop *loop) {
     return loop->rbuf;
 }
 
-static double clock_seconds(clockid_t id)
-{
+static double clock_seconds(clockid_t id) {
     struct timespec ts;
     clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-double lnet_now(void)
-{
+double lnet_now(void) {
     return clock_seconds(CLOCK_MONOTONIC);
 }
 
-double lnet_time(void)
-{
+double lnet_time(void) {
     return clock_seconds(CLOCK_REALTIME);
 }
 
-int lnet_loop_poll(struct lnet_loop *loop, int block)
-{
+int lnet_loop_poll(struct lnet_loop *loop, int block) {
     int active = ev_run(loop->ev, block && loop->ready_head == NULL ? EVRUN_ONCE : EVRUN_NOWAIT);
     return active || loop->ready_head != NULL;
 }
 
-struct lnet_op *lnet_loop_ready_pop(struct lnet_loop *loop)
-{
+struct lnet_op *lnet_loop_ready_pop(struct lnet_loop *loop) {
     struct lnet_op *op = loop->ready_head;
     if (op == NULL) return NULL;
     loop->ready_head = op->ready_next;
@@ -63,30 +56,26 @@ struct lnet_op *lnet_loop_ready_pop(struct lnet_loop *loop)
     return op;
 }
 
-void lnet_loop_ready_clear(struct lnet_loop *loop)
-{
+void lnet_loop_ready_clear(struct lnet_loop *loop) {
     while (lnet_loop_ready_pop(loop) != NULL) {
     }
 }
 
-void lnet_handle_link(struct lnet_loop *loop, struct lnet_handle *h)
-{
+void lnet_handle_link(struct lnet_loop *loop, struct lnet_handle *h) {
     h->next = loop->handles.next;
     h->prev = &loop->handles;
     h->next->prev = h;
     loop->handles.next = h;
 }
 
-void lnet_handle_unlink(struct lnet_handle *h)
-{
+void lnet_handle_unlink(struct lnet_handle *h) {
     if (h->next == NULL) return;
     h->prev->next = h->next;
     h->next->prev = h->prev;
     h->prev = h->next = NULL;
 }
 
-void lnet_loop_close_all(struct lnet_loop *loop)
-{
+void lnet_loop_close_all(struct lnet_loop *loop) {
     /* Each close unlinks its handle, so always take the first. */
     while (loop->handles.next != &loop->handles) {
         struct lnet_handle *h = loop->handles.next;
@@ -95,8 +84,7 @@ void lnet_loop_close_all(struct lnet_loop *loop)
     }
 }
 
-int lnet_loop_handle_count(struct lnet_loop *loop)
-{
+int lnet_loop_handle_count(struct lnet_loop *loop) {
     int n = 0;
     for (struct lnet_handle *h = loop->handles.next; h != &loop->handles; h = h->next)
         n++;

@@ -16,7 +16,7 @@
 #include "errors.h"
 
 /* The struct that holds member m at p: watchers live inside their owners. */
-#define LNET_CONTAINER_OF(p, type, m) ((type *)(void *)((char *)(p) - offsetof(type, m)))
+#define LNET_CONTAINER_OF(p, type, m) ((type *)(void *)((char *)(p)-offsetof(type, m)))
 
 /* One read lands here and is copied out once; 64 KiB is the largest read. */
 #define LNET_RBUF_SIZE 65536

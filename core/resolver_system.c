@@ -3,8 +3,7 @@
 
 #include "resolver_system.h"
 
-static int eai_code(int eai)
-{
+static int eai_code(int eai) {
     switch (eai) {
     case EAI_NONAME:
     case EAI_NODATA:
@@ -20,8 +19,7 @@ static int eai_code(int eai)
     }
 }
 
-int lnet_resolve_blocking(const char *host, int family, struct lnet_sockaddr *out, int max)
-{
+int lnet_resolve_blocking(const char *host, int family, struct lnet_sockaddr *out, int max) {
     struct addrinfo hints, *res, *ai;
     int n = 0, rc;
     memset(&hints, 0, sizeof hints);

@@ -4,13 +4,11 @@
 #include "op.h"
 #include "side.h"
 
-static void wake_head(struct lnet_side *s)
-{
+static void wake_head(struct lnet_side *s) {
     if (s->head != NULL) lnet_op_wake(s->head);
 }
 
-static void io_cb(struct ev_loop *ev, ev_io *w, int revents)
-{
+static void io_cb(struct ev_loop *ev, ev_io *w, int revents) {
     struct lnet_side *s = LNET_CONTAINER_OF(w, struct lnet_side, io);
     (void)revents;
     s->maybe_ready = 1;
@@ -20,8 +18,7 @@ static void io_cb(struct ev_loop *ev, ev_io *w, int revents)
         ev_io_stop(ev, w); /* the lazy stop: no one is waiting */
 }
 
-static void arm_timer(struct lnet_side *s)
-{
+static void arm_timer(struct lnet_side *s) {
     struct ev_loop *ev = s->loop->ev;
     ev_timer_stop(ev, &s->timer);
     if (s->deadline == HUGE_VAL) return;
@@ -34,8 +31,7 @@ static void arm_timer(struct lnet_side *s)
  * clock, so it may fire a little early by lnet_now(): check, re-arm for the
  * rest (ev.pod, "Be smart about timeouts").
  */
-static void timer_cb(struct ev_loop *ev, ev_timer *w, int revents)
-{
+static void timer_cb(struct ev_loop *ev, ev_timer *w, int revents) {
     struct lnet_side *s = LNET_CONTAINER_OF(w, struct lnet_side, timer);
     (void)ev;
     (void)revents;
@@ -45,8 +41,7 @@ static void timer_cb(struct ev_loop *ev, ev_timer *w, int revents)
         arm_timer(s);
 }
 
-void lnet_side_init(struct lnet_side *s, struct lnet_loop *loop, int fd, int events)
-{
+void lnet_side_init(struct lnet_side *s, struct lnet_loop *loop, int fd, int events) {
     ev_io_init(&s->io, io_cb, fd, events);
     ev_init(&s->timer, timer_cb);
     s->deadline = HUGE_VAL;
@@ -55,8 +50,7 @@ void lnet_side_init(struct lnet_side *s, struct lnet_loop *loop, int fd, int eve
     s->maybe_ready = 1;
 }
 
-static void push(struct lnet_side *s, struct lnet_op *op)
-{
+static void push(struct lnet_side *s, struct lnet_op *op) {
     op->side = s;
     op->q_next = NULL;
     op->q_prev = s->tail;
@@ -67,8 +61,7 @@ static void push(struct lnet_side *s, struct lnet_op *op)
     s->tail = op;
 }
 
-lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op)
-{
+lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op) {
     if (op->side == NULL) {
         push(s, op);
     }
@@ -83,8 +76,7 @@ lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op)
     return 0;
 }
 
-lnet_err_t lnet_side_wait(struct lnet_side *s, struct lnet_op *op)
-{
+lnet_err_t lnet_side_wait(struct lnet_side *s, struct lnet_op *op) {
     struct ev_loop *ev = s->loop->ev;
     s->maybe_ready = 0;
     if (!ev_is_active(&s->io)) ev_io_start(ev, &s->io);
@@ -93,8 +85,7 @@ lnet_err_t lnet_side_wait(struct lnet_side *s, struct lnet_op *op)
     return -LNET_EAGAIN;
 }
 
-void lnet_side_leave(struct lnet_side *s, struct lnet_op *op)
-{
+void lnet_side_leave(struct lnet_side *s, struct lnet_op *op) {
     if (op->side != s) return;
     if (op->q_prev != NULL)
         op->q_prev->q_next = op->q_next;
@@ -112,8 +103,7 @@ void lnet_side_leave(struct lnet_side *s, struct lnet_op *op)
         lnet_op_wake(s->head); /* its turn: it calls again */
 }
 
-void lnet_side_set_deadline(struct lnet_side *s, double t)
-{
+void lnet_side_set_deadline(struct lnet_side *s, double t) {
     s->deadline = t;
     if (s->head == NULL || s->head->state != LNET_OP_PARKED) return;
     if (t <= lnet_now())
@@ -122,8 +112,7 @@ void lnet_side_set_deadline(struct lnet_side *s, double t)
         arm_timer(s);
 }
 
-void lnet_side_close(struct lnet_side *s)
-{
+void lnet_side_close(struct lnet_side *s) {
     struct ev_loop *ev = s->loop->ev;
     struct lnet_op *op = s->head;
     ev_io_stop(ev, &s->io);

@@ -28,10 +28,10 @@ struct lnet_op;
 struct lnet_side {
     ev_io io;
     ev_timer timer;
-    double deadline;                  /* absolute; HUGE_VAL: none */
-    struct lnet_op *head, *tail;      /* the FIFO */
+    double deadline;             /* absolute; HUGE_VAL: none */
+    struct lnet_op *head, *tail; /* the FIFO */
     struct lnet_loop *loop;
-    int maybe_ready;                  /* try the syscall before parking */
+    int maybe_ready; /* try the syscall before parking */
 };
 
 void lnet_side_init(struct lnet_side *s, struct lnet_loop *loop, int fd, int events);

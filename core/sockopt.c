@@ -2,8 +2,7 @@
 
 #include "sockopt.h"
 
-lnet_err_t lnet_sockopt_linger(int fd, int sec)
-{
+lnet_err_t lnet_sockopt_linger(int fd, int sec) {
     struct linger l = {.l_onoff = sec >= 0, .l_linger = sec >= 0 ? sec : 0};
     return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0 ? -errno : 0;
 }

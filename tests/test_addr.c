@@ -5,8 +5,7 @@
 #include "addr.h"
 #include "check.h"
 
-int main(void)
-{
+int main(void) {
     struct lnet_sockaddr a;
     size_t len;
     const unsigned char v4[4] = {127, 0, 0, 1};

@@ -9,8 +9,7 @@
 #include "op.h"
 
 /* Polls until op is ready; bounded so a bug fails instead of hanging. */
-static int wait_ready(struct lnet_loop *loop, struct lnet_op *op)
-{
+static int wait_ready(struct lnet_loop *loop, struct lnet_op *op) {
     for (int i = 0; i < 1000; i++) {
         if (lnet_loop_ready_pop(loop) == op) return 1;
         lnet_loop_poll(loop, 1);
@@ -18,8 +17,7 @@ static int wait_ready(struct lnet_loop *loop, struct lnet_op *op)
     return 0;
 }
 
-int main(void)
-{
+int main(void) {
     struct lnet_loop *loop = lnet_loop_default();
     struct lnet_op *op = lnet_op_new(loop, 1);
     char *buf = lnet_loop_rbuf(loop);

@@ -3,8 +3,7 @@
 #include "loop.h"
 #include "op.h"
 
-static void test_wake_once(struct lnet_loop *loop)
-{
+static void test_wake_once(struct lnet_loop *loop) {
     struct lnet_op *a = lnet_op_new(loop, 1), *b = lnet_op_new(loop, 2);
     lnet_op_wake(a); /* IDLE: a wake is a no-op */
     CHECK(lnet_loop_ready_pop(loop) == NULL);
@@ -21,8 +20,7 @@ static void test_wake_once(struct lnet_loop *loop)
     lnet_op_free(b);
 }
 
-static void test_free_while_ready(struct lnet_loop *loop)
-{
+static void test_free_while_ready(struct lnet_loop *loop) {
     struct lnet_op *a = lnet_op_new(loop, 1), *b = lnet_op_new(loop, 2), *c = lnet_op_new(loop, 3);
     lnet_op_park(a);
     lnet_op_park(b);
@@ -37,8 +35,7 @@ static void test_free_while_ready(struct lnet_loop *loop)
     lnet_op_free(b);
 }
 
-static void test_sleep(struct lnet_loop *loop)
-{
+static void test_sleep(struct lnet_loop *loop) {
     struct lnet_op *op = lnet_op_new(loop, 1);
     double start = lnet_now(), until = start + 0.02;
     int polls = 0;
@@ -52,8 +49,7 @@ static void test_sleep(struct lnet_loop *loop)
     lnet_op_free(op);
 }
 
-int main(void)
-{
+int main(void) {
     struct lnet_loop *loop = lnet_loop_default();
     CHECK(loop != NULL);
     test_wake_once(loop);

@@ -8,8 +8,7 @@
 #include "op.h"
 #include "side.h"
 
-int main(void)
-{
+int main(void) {
     struct lnet_loop *loop = lnet_loop_default();
     struct lnet_side s;
     struct lnet_op *a = lnet_op_new(loop, 1), *b = lnet_op_new(loop, 2);
