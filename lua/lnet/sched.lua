@@ -237,7 +237,7 @@ local function drive(main)
         else
             burst = 0
             if C.lnet_loop_poll(loop, 1) == 0 then
-                error("lnet: all tasks are asleep - deadlock!", 0)
+                error("all tasks are asleep - deadlock!", 0)
             end
         end
     end
