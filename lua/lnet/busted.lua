@@ -18,6 +18,10 @@ local type, error, tostring, select, unpack = type, error, tostring, select, unp
 
 local _M = { limit = 10, grace = 1 }
 
+local function pack(...)
+    return { n = select("#", ...), ... }
+end
+
 local GRACE_STEP = 0.01
 
 local function leaks(fds_before)
@@ -61,11 +65,7 @@ local function supervise(body, fds_before, ...)
             task:cancel()
         end
     end)
-    local results = { n = 0 }
-    local function keep(...)
-        results = { n = select("#", ...), ... }
-    end
-    keep(task:join())
+    local results = pack(task:join())
     watchdog:cancel()
     watchdog:join()
     if timed_out then
@@ -84,7 +84,14 @@ end
 local function wrap(body)
     return function(...)
         local fds_before = C.lnet_fd_count()
-        return lnet.run(supervise, body, fds_before, ...)
+        local results = pack(pcall(lnet.run, supervise, body, fds_before, ...))
+        if not results[1] then
+            -- lnet.run raises what the supervisor raised, wrapped as a
+            -- TaskError: hand busted the value inside.
+            local err = results[2]
+            error(lnet.errors.as(err, "TaskError") and err.value or err, 0)
+        end
+        return unpack(results, 2, results.n)
     end
 end
 

@@ -22,7 +22,8 @@ local Canceled = errors.Canceled
 local _M = {}
 
 local tasks = {} -- id -> live task
-local free_ids = {} -- ids of finished tasks, reused so `tasks` stays an array
+local free_ids = {} -- ids of finished tasks, reused so `tasks` stays small
+local top_id = 0 -- the highest id ever given (`#tasks` is unreliable with holes)
 local live = 0 -- how many tasks have not finished
 local current = nil -- the running task
 local running = false -- inside lnet.run
@@ -52,18 +53,73 @@ function _M.current()
 end
 
 -- Yields until the task's op is woken. Returns the error that ends the wait
--- early: the task was cancelled. The caller must then abandon its op.
-local function park(t)
+-- early: the task was cancelled, or ctx is done (ctx:err()). The caller must
+-- then abandon its op. A ctx is registered only while the task is parked,
+-- so a call that completes at once costs nothing for its ctx; and a wake
+-- that races a cancel reports the cancel without retrying the call, so no
+-- data is consumed by a call that fails.
+local function park(t, ctx)
     if t.canceled then
         return Canceled
     end
-    co_yield()
+    local c = ctx and ctx.canceler
+    if c == nil then
+        co_yield()
+    else
+        local err = c.err
+        if err ~= nil then
+            return err
+        end
+        local waiters = c.waiters
+        waiters[t] = true
+        co_yield()
+        waiters[t] = nil
+        err = c.err
+        if err ~= nil then
+            return err
+        end
+    end
     if t.canceled then
         return Canceled
     end
     return nil
 end
 _M.park = park
+
+-- The error a ctx already carries: blocking calls check it before they
+-- start, so a cancelled ctx fails the call even when it would not block.
+function _M.ctx_err(ctx)
+    local c = ctx and ctx.canceler
+    return c and c.err
+end
+
+-- Events: ops that run a Lua function (in the run loop, outside any task)
+-- when woken, for timers and signals that belong to no task. The function
+-- must not block; it may wake tasks.
+local handlers = {} -- -id -> function(op)
+local free_handler_ids = {}
+local top_handler = 0
+
+function _M.event(fn)
+    local n = tremove(free_handler_ids)
+    if n == nil then
+        top_handler = top_handler + 1
+        n = top_handler
+    end
+    local op = C.lnet_op_new(loop, -n)
+    if op == nil then
+        error("lnet: out of memory", 2)
+    end
+    handlers[n] = fn
+    return op
+end
+
+function _M.event_free(op)
+    local n = -op.id
+    C.lnet_op_free(op)
+    handlers[n] = nil
+    free_handler_ids[#free_handler_ids + 1] = n
+end
 
 -- Wait lists: plain arrays of tasks waiting on a Lua-side condition
 -- (join, channels, wait groups).
@@ -143,7 +199,11 @@ local function body(t, fn, ...)
 end
 
 local function spawn(owned, fn, ...)
-    local id = tremove(free_ids) or #tasks + 1
+    local id = tremove(free_ids)
+    if id == nil then
+        top_id = top_id + 1
+        id = top_id
+    end
     local op = C.lnet_op_new(loop, id)
     if op == nil then
         error("lnet.go: out of memory", 2)
@@ -228,7 +288,12 @@ local function drive(main)
     while main.status == "running" do
         local op = C.lnet_loop_ready_pop(loop)
         if op ~= nil then
-            resume(tasks[op.id])
+            local id = op.id
+            if id > 0 then
+                resume(tasks[id])
+            else
+                handlers[-id](op)
+            end
             burst = burst + 1
             if burst == RESUME_BURST then
                 burst = 0
