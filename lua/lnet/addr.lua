@@ -247,17 +247,19 @@ local function load_services()
     f:close()
 end
 
--- A port: decimal 0..65535, or a service name for the network's protocol.
+-- A port: decimal with an optional sign (Go parses one, then rejects
+-- what is out of 0..65535), or a service name for the network's protocol.
+-- An empty port is 0, as in Go.
 function _M.parse_port(net, service)
-    if match(service, "^%d+$") then
-        local port = tonumber(service)
-        if port > 65535 then
+    if service == "" then
+        return 0
+    end
+    if match(service, "^[+-]?%d*$") then
+        local port = tonumber(match(service, "^[+-]?(%d*)$")) or 0
+        if port > 65535 or (port ~= 0 and byte(service, 1) == 45) then -- '-'
             return addr_error("invalid port", service)
         end
         return port
-    end
-    if service == "" then
-        return 0
     end
     if services == nil then
         load_services()
@@ -330,10 +332,10 @@ function _M.resolve(spec, address, for_listen)
         end
         error("bad address (string or address object expected, got " .. type(address) .. ")", 3)
     end
+    if address == "" and not for_listen then
+        return nil, errors.ErrMissingAddress
+    end
     if spec.kind == "unix" then
-        if address == "" and not for_listen then
-            return addr_error("missing address", address)
-        end
         return { _M.unix_addr(spec.name, address) }
     end
     local host, port = _M.split_host_port(address)

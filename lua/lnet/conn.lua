@@ -15,7 +15,7 @@ local rbuf = sys.rbuf
 local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
 local setmetatable, type, error, tonumber, tostring = setmetatable, type, error, tonumber, tostring
 local floor, huge = math.floor, math.huge
-local self_task, park = sched.self_task, sched.park
+local self_task, park, ctx_err = sched.self_task, sched.park, sched.ctx_err
 
 local AGAIN, ECLOSED, EDEADLINE = -codes.EAGAIN, -codes.ECLOSED, -codes.EDEADLINE
 local READ, WRITE = 1, 2
@@ -97,9 +97,10 @@ function Conn:op_error(op, err)
     return OpError(op, self.net, laddr, raddr, err)
 end
 
--- read([max]): a string of 1..max bytes as soon as any are there; nil, EOF
--- at end of stream.
-function Conn:read(max)
+-- read([max [, ctx]]): a string of 1..max bytes as soon as any are there;
+-- nil, EOF at end of stream. A ctx cancelled before or during the call fails
+-- it and leaves the conn usable: no byte is consumed by a failed call.
+function Conn:read(max, ctx)
     if max == nil then
         max = 65536
     elseif type(max) ~= "number" or max < 0 or max ~= max then
@@ -114,9 +115,13 @@ function Conn:read(max)
     end
     local t = self_task(2)
     local op = t.op
+    local cerr = ctx_err(ctx)
+    if cerr ~= nil then
+        return nil, self:op_error("read", cerr)
+    end
     local n = C.lnet_conn_read(c, op, rbuf, max)
     while n == AGAIN do
-        local err = park(t)
+        local err = park(t, ctx)
         if err ~= nil then
             C.lnet_op_abandon(op)
             return nil, self:op_error("read", err)
@@ -131,8 +136,9 @@ function Conn:read(max)
     return nil, self:op_error("read", code_error(n, "read"))
 end
 
--- write(s): #s once all of s went out; n, err after n bytes otherwise.
-function Conn:write(s)
+-- write(s [, ctx]): #s once all of s went out; n, err after n bytes
+-- otherwise (also when ctx is cancelled part way).
+function Conn:write(s, ctx)
     if type(s) ~= "string" then
         error("bad argument #1 to 'write' (string expected, got " .. type(s) .. ")", 2)
     end
@@ -140,10 +146,14 @@ function Conn:write(s)
     local t = self_task(2)
     local op = t.op
     local len = #s
+    local cerr = ctx_err(ctx)
+    if cerr ~= nil then
+        return 0, self:op_error("write", cerr)
+    end
     op.progress = 0
     local rc = C.lnet_conn_write(c, op, s, len)
     while rc == AGAIN do
-        local err = park(t)
+        local err = park(t, ctx)
         if err ~= nil then
             C.lnet_op_abandon(op)
             return tonumber(op.progress), self:op_error("write", err)

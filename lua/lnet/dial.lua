@@ -10,12 +10,13 @@ local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local addr = require "lnet.addr"
 local conn = require "lnet.conn"
+local context = require "lnet.context"
 
 local C, K, codes = sys.C, sys.const, sys.codes
 local ffi_new = ffi.new
 local setmetatable, type, error = setmetatable, type, error
 local huge, min = math.huge, math.min
-local self_task, park = sched.self_task, sched.park
+local self_task, park, ctx_err = sched.self_task, sched.park, sched.ctx_err
 
 local AGAIN = -codes.EAGAIN
 local WRITE = 2
@@ -49,9 +50,9 @@ end
 
 local sa = ffi_new("struct lnet_sockaddr")
 
--- One connect attempt to address object a, bounded by deadline. Returns the
--- conn, or nil, the error, and the local address used.
-local function connect(t, spec, a, local_addr, deadline)
+-- One connect attempt to address object a, bounded by deadline and ctx.
+-- Returns the conn, or nil and the error.
+local function connect(t, spec, a, local_addr, deadline, ctx)
     local family = addr.socket_family(spec, a)
     local fdp = ffi_new("int[1]", C.lnet_fd_socket(family, spec.socktype, 0))
     if fdp[0] < 0 then
@@ -79,7 +80,7 @@ local function connect(t, spec, a, local_addr, deadline)
     C.lnet_conn_set_deadline(c.c, WRITE, deadline)
     local rc = C.lnet_conn_connect(c.c, op, sa)
     while rc == AGAIN do
-        err = park(t)
+        err = park(t, ctx)
         if err ~= nil then
             C.lnet_op_abandon(op)
             C.lnet_conn_close(c.c)
@@ -109,9 +110,14 @@ local function resolve_local(spec, local_addr)
     return addrs[1]
 end
 
-function Dialer:dial(network, address)
+-- dial(network, address [, ctx]): a conn, or nil and an OpError. The ctx
+-- bounds the whole dial, resolution included, with the dialer's own limits.
+function Dialer:dial(network, address, ctx)
     if type(network) ~= "string" then
         error("bad argument #1 to 'dial' (string expected, got " .. type(network) .. ")", 2)
+    end
+    if ctx ~= nil and not context.is_context(ctx) then
+        error("bad argument #3 to 'dial' (context expected, got " .. type(ctx) .. ")", 2)
     end
     local t = self_task(2)
     local spec, err = addr.network(network)
@@ -128,6 +134,10 @@ function Dialer:dial(network, address)
     if addrs == nil then
         return nil, OpError("dial", network, la, nil, err)
     end
+    local cerr = ctx_err(ctx)
+    if cerr ~= nil then
+        return nil, OpError("dial", network, la, addrs[1], cerr)
+    end
     local deadline = self.deadline or huge
     if self.timeout ~= nil then
         deadline = min(deadline, C.lnet_now() + self.timeout)
@@ -140,12 +150,12 @@ function Dialer:dial(network, address)
             share = C.lnet_now() + (deadline - C.lnet_now()) / (#addrs - i + 1)
         end
         local c
-        c, err = connect(t, spec, a, la, share)
+        c, err = connect(t, spec, a, la, share, ctx)
         if c ~= nil then
             return c
         end
         first_err = first_err or OpError("dial", network, la, a, err)
-        if errors.is(err, errors.Canceled) then
+        if ctx_err(ctx) ~= nil or t.canceled then
             break
         end
     end
@@ -154,10 +164,11 @@ end
 
 local default_dialer = _M.dialer()
 
--- dial(network, address [, opts]): opts as for dialer{}.
+-- dial(network, address [, opts | ctx]): opts as for dialer{}; the one slot
+-- takes either, since a context is not a plain table.
 function _M.dial(network, address, opts)
-    if opts == nil then
-        return default_dialer:dial(network, address)
+    if opts == nil or context.is_context(opts) then
+        return default_dialer:dial(network, address, opts)
     end
     check_opts(opts, 2)
     return _M.dialer(opts):dial(network, address)

@@ -63,6 +63,7 @@ _M.sentinel = sentinel
 _M.EOF = sentinel("EOF")
 _M.ErrClosed = sentinel("use of closed network connection")
 _M.ErrDeadlineExceeded = sentinel("i/o timeout", true)
+_M.ErrMissingAddress = sentinel("missing address")
 -- Context errors live here so every module can return them; lnet.context
 -- exports them as context.Canceled and context.DeadlineExceeded.
 _M.Canceled = sentinel("context canceled")

@@ -5,6 +5,7 @@ local sys = require "lnet.sys"
 local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local ip = require "lnet.ip"
+local context = require "lnet.context"
 local dial = require "lnet.dial"
 local listener = require "lnet.listener"
 
@@ -24,6 +25,7 @@ local _M = {
 
     errors = errors,
     ip = ip,
+    context = context,
     EOF = errors.EOF,
     ErrClosed = errors.ErrClosed,
     ErrDeadlineExceeded = errors.ErrDeadlineExceeded,

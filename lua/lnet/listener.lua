@@ -14,7 +14,7 @@ local setmetatable, getmetatable, type, error, tonumber, tostring =
     setmetatable, getmetatable, type, error, tonumber, tostring
 local min = math.min
 local open = io.open
-local self_task, park = sched.self_task, sched.park
+local self_task, park, ctx_err = sched.self_task, sched.park, sched.ctx_err
 
 local AGAIN = -codes.EAGAIN
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
@@ -117,14 +117,19 @@ local function accept_error(self, err)
     return nil, OpError("accept", self.net, nil, self.laddr, err)
 end
 
--- accept(): the next conn; blocks until one arrives or the listener closes.
-function Listener:accept()
+-- accept([ctx]): the next conn; blocks until one arrives, the listener
+-- closes, or ctx is done.
+function Listener:accept(ctx)
     local l = self.l
     local t = self_task(2)
     local op = t.op
+    local cerr = ctx_err(ctx)
+    if cerr ~= nil then
+        return accept_error(self, cerr)
+    end
     local fd = C.lnet_listener_accept(l, op)
     while fd == AGAIN do
-        local err = park(t)
+        local err = park(t, ctx)
         if err ~= nil then
             C.lnet_op_abandon(op)
             return accept_error(self, err)

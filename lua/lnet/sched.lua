@@ -132,11 +132,12 @@ local function remove(list, t)
     end
 end
 
--- Parks t on list until woken; on cancellation takes it off and returns the error.
-local function wait_on(list, t)
+-- Parks t on list until woken; on cancellation (of the task or ctx) takes
+-- it off and returns the error.
+local function wait_on(list, t, ctx)
     list[#list + 1] = t
     C.lnet_op_park(t.op)
-    local err = park(t)
+    local err = park(t, ctx)
     if err ~= nil then
         remove(list, t)
         C.lnet_op_abandon(t.op)
@@ -230,8 +231,9 @@ function _M.go_owning(obj, fn, ...)
     return spawn(obj, fn, ...)
 end
 
--- join([ctx]): the task's own return values, or nil and its TaskError.
-function Task:join()
+-- join([ctx]): the task's own return values, or nil and its TaskError (or
+-- ctx's error if ctx ends the wait first).
+function Task:join(ctx)
     local t = self_task(2)
     if t == self then
         error("lnet: a task cannot join itself", 2)
@@ -242,7 +244,7 @@ function Task:join()
             joiners = {}
             self.joiners = joiners
         end
-        local err = wait_on(joiners, t)
+        local err = wait_on(joiners, t, ctx)
         if err ~= nil then
             return nil, err
         end
@@ -343,20 +345,25 @@ function _M.live_tasks()
     return live
 end
 
--- sleep(sec): true after sec seconds; sleep(0) lets every ready task run first.
-function _M.sleep(sec)
+-- sleep(sec [, ctx]): true after sec seconds, or nil and ctx's error;
+-- sleep(0) lets every ready task run first.
+function _M.sleep(sec, ctx)
     if type(sec) ~= "number" or sec ~= sec then
         error("bad argument #1 to 'sleep' (number expected, got " .. type(sec) .. ")", 2)
     end
     local t = self_task(2)
     local op = t.op
+    local cerr = _M.ctx_err(ctx)
+    if cerr ~= nil then
+        return nil, cerr
+    end
     if sec <= 0 then
         C.lnet_op_park(op)
         C.lnet_op_wake(op)
     else
         C.lnet_op_sleep(op, C.lnet_now() + sec)
     end
-    local err = park(t)
+    local err = park(t, ctx)
     if err ~= nil then
         C.lnet_op_abandon(op)
         return nil, err
@@ -392,7 +399,9 @@ local function shift(ch)
     return v
 end
 
-function Channel:send(v)
+-- send(v [, ctx]): true once v is buffered or taken; nil, err if ctx ends
+-- the wait first (v is then not sent).
+function Channel:send(v, ctx)
     if self.closed then
         error("send on closed channel", 2)
     end
@@ -408,8 +417,9 @@ function Channel:send(v)
     local t = self_task(2)
     t.chan_val, t.chan_ok = v, false
     repeat
-        local err = wait_on(self.sendq, t)
-        if err ~= nil then
+        local err = wait_on(self.sendq, t, ctx)
+        -- A handoff that raced a cancel has happened: it wins.
+        if err ~= nil and not t.chan_ok then
             t.chan_val = nil
             return nil, err
         end
@@ -429,7 +439,9 @@ local function take_sender(ch)
     return v
 end
 
-function Channel:recv()
+-- recv([ctx]): v, true; nil, false once closed and drained; nil, false,
+-- err if ctx ends the wait first.
+function Channel:recv(ctx)
     if self.count > 0 then
         local v = shift(self)
         if #self.sendq > 0 then
@@ -443,8 +455,8 @@ function Channel:recv()
     local t = self_task(2)
     t.chan_ok = false
     while not self.closed do
-        local err = wait_on(self.recvq, t)
-        if err ~= nil then
+        local err = wait_on(self.recvq, t, ctx)
+        if err ~= nil and not t.chan_ok then
             return nil, false, err
         end
         if t.chan_ok then
@@ -492,10 +504,10 @@ function WaitGroup:done()
     self:add(-1)
 end
 
-function WaitGroup:wait()
+function WaitGroup:wait(ctx)
     local t = self_task(2)
     while self.count > 0 do
-        local err = wait_on(self.waiters, t)
+        local err = wait_on(self.waiters, t, ctx)
         if err ~= nil then
             return nil, err
         end

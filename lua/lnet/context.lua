@@ -1,0 +1,269 @@
+-- lnet.context: Go's context package, reaching every blocking call.
+--
+-- A cancelable context (with_cancel, with_deadline, with_timeout) keeps the
+-- set of tasks parked under it and the set of its cancelable children.
+-- Cancelling it sets err, wakes every parked task (each then fails its call
+-- with an OpError wrapping err, or the plain err where there is no op),
+-- cancels the children depth-first and unlinks itself from its parent, all
+-- in the same loop turn. A value context cancels through its parent: its
+-- `canceler` is the nearest cancelable ancestor, which is where blocking
+-- calls register. background() has none and is never done.
+--
+-- A deadline is one core timer (an event op) armed at the deadline; a
+-- child's deadline is never later than its parent's, and a child whose
+-- parent's deadline comes first needs no timer of its own. Cancelling frees
+-- the timer and the parent's reference, so short-lived children of a
+-- long-lived parent leave nothing behind.
+
+local sys = require "lnet.sys"
+local sched = require "lnet.sched"
+local errors = require "lnet.errors"
+
+local C = sys.C
+local setmetatable, getmetatable, type, error, pairs, next = setmetatable, getmetatable, type, error, pairs, next
+local huge, min = math.huge, math.min
+
+local _M = {
+    Canceled = errors.Canceled,
+    DeadlineExceeded = errors.DeadlineExceeded,
+}
+
+local Context = {}
+Context.__index = Context
+
+local function is_context(v)
+    return getmetatable(v) == Context
+end
+_M.is_context = is_context
+
+local function check_parent(parent, fname)
+    if not is_context(parent) then
+        error("bad argument #1 to '" .. fname .. "' (context expected, got " .. type(parent) .. ")", 3)
+    end
+end
+
+local bg = setmetatable({ deadline_at = huge }, Context)
+
+function _M.background()
+    return bg
+end
+
+-- Cancels c and its subtree with err; a second cancel does nothing.
+local function cancel(c, err)
+    if c.err ~= nil then
+        return
+    end
+    c.err = err
+    if c.timer ~= nil then
+        sched.event_free(c.timer)
+        c.timer = nil
+    end
+    for t in pairs(c.waiters) do
+        C.lnet_op_wake(t.op)
+    end
+    local children = c.children
+    c.children = nil
+    for child in pairs(children) do
+        child.parent_canceler = nil -- no need to unlink from us: we are gone
+        cancel(child, err)
+    end
+    local p = c.parent_canceler
+    if p ~= nil and p.children ~= nil then
+        p.children[c] = nil
+    end
+    c.parent_canceler = nil
+    local afters = c.afters
+    if afters ~= nil then
+        c.afters = nil
+        for fn in pairs(afters) do
+            sched.go(fn)
+        end
+    end
+end
+
+-- A new cancelable child of parent, already cancelled if parent is done.
+local function new_cancelable(parent, deadline_at)
+    local pc = parent.canceler
+    local c = setmetatable({
+        parent = parent,
+        deadline_at = deadline_at,
+        waiters = {},
+        children = {},
+        parent_canceler = pc,
+    }, Context)
+    c.canceler = c
+    if pc ~= nil then
+        if pc.err ~= nil then
+            c.parent_canceler = nil
+            cancel(c, pc.err)
+        else
+            pc.children[c] = true
+        end
+    end
+    return c
+end
+
+local function canceler_of(c)
+    return function()
+        cancel(c, errors.Canceled)
+    end
+end
+
+function _M.with_cancel(parent)
+    check_parent(parent, "with_cancel")
+    local c = new_cancelable(parent, parent.deadline_at)
+    return c, canceler_of(c)
+end
+
+function _M.with_deadline(parent, t)
+    check_parent(parent, "with_deadline")
+    if type(t) ~= "number" or t ~= t then
+        error("bad argument #2 to 'with_deadline' (number expected, got " .. type(t) .. ")", 2)
+    end
+    local at = min(t, parent.deadline_at)
+    local c = new_cancelable(parent, at)
+    if c.err == nil and at < parent.deadline_at then
+        -- The parent's own deadline covers any later one.
+        if at <= C.lnet_now() then
+            cancel(c, errors.DeadlineExceeded)
+        else
+            c.timer = sched.event(function()
+                cancel(c, errors.DeadlineExceeded)
+            end)
+            C.lnet_op_sleep(c.timer, at)
+        end
+    end
+    return c, canceler_of(c)
+end
+
+function _M.with_timeout(parent, sec)
+    check_parent(parent, "with_timeout")
+    if type(sec) ~= "number" or sec ~= sec then
+        error("bad argument #2 to 'with_timeout' (number expected, got " .. type(sec) .. ")", 2)
+    end
+    return _M.with_deadline(parent, C.lnet_now() + sec)
+end
+
+function _M.with_value(parent, k, v)
+    check_parent(parent, "with_value")
+    if k == nil then
+        error("bad argument #2 to 'with_value' (key expected, got nil)", 2)
+    end
+    return setmetatable({
+        parent = parent,
+        canceler = parent.canceler,
+        deadline_at = parent.deadline_at,
+        key = k,
+        val = v,
+    }, Context)
+end
+
+-- after_func(ctx, fn): runs fn in its own task once ctx is done (at once if
+-- it already is). Returns stop(), true if it kept fn from being started.
+function _M.after_func(ctx, fn)
+    check_parent(ctx, "after_func")
+    if type(fn) ~= "function" then
+        error("bad argument #2 to 'after_func' (function expected, got " .. type(fn) .. ")", 2)
+    end
+    local c = ctx.canceler
+    if c == nil then
+        return function()
+            return true
+        end
+    end
+    if c.err ~= nil then
+        sched.go(fn)
+        return function()
+            return false
+        end
+    end
+    local afters = c.afters or {}
+    c.afters = afters
+    -- A distinct key per registration, so the same fn may be given twice.
+    local key = function()
+        return fn()
+    end
+    afters[key] = true
+    return function()
+        if c.afters ~= nil and c.afters[key] then
+            c.afters[key] = nil
+            return true
+        end
+        return false
+    end
+end
+
+-- err(): nil while the context is live, then Canceled or DeadlineExceeded.
+function Context:err()
+    local c = self.canceler
+    return c and c.err
+end
+
+-- deadline(): the absolute lnet.now() time, or nil when there is none.
+function Context:deadline()
+    local at = self.deadline_at
+    if at == huge then
+        return nil
+    end
+    return at
+end
+
+function Context:value(k)
+    local c = self
+    while c ~= nil do
+        if c.key == k then
+            return c.val
+        end
+        c = c.parent
+    end
+    return nil
+end
+
+-- done([ctx2]): blocks the task until this context is done, and returns its
+-- err; a second context bounds the wait (nil, its error).
+function Context:done(bound)
+    local c = self.canceler
+    local t = sched.self_task(2)
+    if c == nil then
+        -- background() is never done: only the bound can end the wait.
+        if bound == nil then
+            error("background context is never done", 2)
+        end
+        local err = bound:done()
+        return nil, err
+    end
+    while c.err == nil do
+        C.lnet_op_park(t.op)
+        local err = sched.park(t, c)
+        if err ~= nil and err ~= c.err then
+            C.lnet_op_abandon(t.op)
+            return nil, err
+        end
+        if bound ~= nil and bound:err() ~= nil then
+            return nil, bound:err()
+        end
+    end
+    C.lnet_op_abandon(t.op)
+    return c.err
+end
+
+function Context:__tostring()
+    if self == bg then
+        return "context.Background"
+    end
+    return "context(" .. (self:err() and tostring(self:err()) or "live") .. ")"
+end
+
+-- How many children a context holds: the leak check of the million-children spec.
+function _M.children_count(ctx)
+    local n = 0
+    local children = ctx.canceler and ctx.canceler.children
+    if children ~= nil then
+        for _ in next, children do
+            n = n + 1
+        end
+    end
+    return n
+end
+
+return _M

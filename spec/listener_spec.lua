@@ -1,0 +1,327 @@
+-- Listeners: seed §4 (the net.Listener contract), listen addresses and errors,
+-- and lnet.serve.
+
+local ffi = require "ffi"
+local lnet = require "lnet"
+local errors = lnet.errors
+
+pcall(ffi.cdef, "int access(const char *path, int mode);")
+local function exists(path)
+    return ffi.C.access(path, 0) == 0
+end
+
+local function read_full(c, n)
+    local parts, got = {}, 0
+    while got < n do
+        local s, err = c:read(n - got)
+        if s == nil then
+            return table.concat(parts), err
+        end
+        parts[#parts + 1] = s
+        got = got + #s
+    end
+    return table.concat(parts)
+end
+
+local function ipv6_loopback()
+    local ln = lnet.listen("tcp6", "[::1]:0")
+    if ln == nil then
+        return false
+    end
+    ln:close()
+    return true
+end
+
+describe("listener (seed §4)", function()
+    it("accept blocks until a conn arrives", function()
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        local acc = lnet.go(function()
+            local c, err = ln:accept()
+            return c, err, lnet.now()
+        end)
+        lnet.sleep(0.05)
+        assert.are.equal("running", acc.status)
+        local t_dial = lnet.now()
+        local c = assert(lnet.dial("tcp", tostring(ln:addr())))
+        local s, err, t = acc:join()
+        assert.is_not_nil(s, tostring(err))
+        assert.is_true(t >= t_dial)
+        assert.are.equal(tostring(c:local_addr()), tostring(s:remote_addr()))
+        assert.are.equal(2, c:write("hi"))
+        assert.are.equal("hi", read_full(s, 2))
+        c:close()
+        s:close()
+        ln:close()
+    end)
+
+    it("accept blocks until the listener is closed, then returns ErrClosed", function()
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        local acc = lnet.go(function()
+            return ln:accept()
+        end)
+        lnet.sleep(0.05)
+        assert.are.equal("running", acc.status)
+        assert.is_true(ln:close())
+        local c, err = acc:join()
+        assert.is_nil(c)
+        assert.is_true(errors.is(err, lnet.ErrClosed), tostring(err))
+        local oe = errors.as(err, "OpError")
+        assert.is_not_nil(oe)
+        assert.are.equal("accept", oe.op)
+        assert.are.equal(("accept tcp %s: use of closed network connection"):format(tostring(ln:addr())),
+            tostring(err))
+    end)
+
+    it("after close every pending accept is woken and every later accept returns ErrClosed", function()
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        local tasks = {}
+        for i = 1, 5 do
+            tasks[i] = lnet.go(function()
+                return ln:accept()
+            end)
+        end
+        lnet.sleep(0.05)
+        for i = 1, 5 do
+            assert.are.equal("running", tasks[i].status)
+        end
+        assert.is_true(ln:close())
+        for i = 1, 5 do
+            local c, err = tasks[i]:join()
+            assert.is_nil(c)
+            assert.is_true(errors.is(err, lnet.ErrClosed), tostring(err))
+        end
+        for _ = 1, 3 do
+            local c, err = ln:accept()
+            assert.is_nil(c)
+            assert.is_true(errors.is(err, lnet.ErrClosed), tostring(err))
+            assert.is_not_nil(errors.as(err, "OpError"))
+        end
+    end)
+
+    it("a second close returns nil and ErrClosed", function()
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        assert.is_true(ln:close())
+        local ok, err = ln:close()
+        assert.is_nil(ok)
+        assert.is_true(errors.is(err, lnet.ErrClosed), tostring(err))
+        assert.is_truthy(tostring(err):find("use of closed network connection", 1, true))
+    end)
+
+    it("several tasks may accept at once and each conn goes to exactly one", function()
+        local N = 20
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        local accepted = {} -- client local port -> count
+        local acceptors = {}
+        for i = 1, N do
+            acceptors[i] = lnet.go(function()
+                local s, err = ln:accept()
+                if s == nil then
+                    return nil, err
+                end
+                local port = s:remote_addr().port
+                accepted[port] = (accepted[port] or 0) + 1
+                return s
+            end)
+        end
+        lnet.sleep(0.02)
+        local clients = {}
+        for i = 1, N do
+            clients[i] = assert(lnet.dial("tcp", tostring(ln:addr())))
+        end
+        local servers = {}
+        for i = 1, N do
+            local s, err = acceptors[i]:join()
+            assert.is_not_nil(s, tostring(err))
+            servers[i] = s
+        end
+        for i = 1, N do
+            assert.are.equal(1, accepted[clients[i]:local_addr().port])
+        end
+        local count = 0
+        for _ in pairs(accepted) do
+            count = count + 1
+        end
+        assert.are.equal(N, count)
+        for i = 1, N do
+            clients[i]:close()
+            servers[i]:close()
+        end
+        ln:close()
+    end)
+
+    it("closing the listener leaves accepted conns working", function()
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        local acc = lnet.go(function()
+            return ln:accept()
+        end)
+        local c = assert(lnet.dial("tcp", tostring(ln:addr())))
+        local s = assert(acc:join())
+        assert.is_true(ln:close())
+        assert.are.equal(4, c:write("ping"))
+        assert.are.equal("ping", read_full(s, 4))
+        assert.are.equal(4, s:write("pong"))
+        assert.are.equal("pong", read_full(c, 4))
+        c:close()
+        s:close()
+    end)
+
+    it("addr() works after close", function()
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        local a = ln:addr()
+        assert.are.equal("tcp", a:network())
+        assert.is_true(a.ip == lnet.ip.parse_addr("127.0.0.1"))
+        assert.is_true(a.port > 0)
+        assert.are.equal("127.0.0.1:" .. a.port, tostring(a))
+        assert.is_true(ln:close())
+        local b = ln:addr()
+        assert.is_not_nil(b)
+        assert.are.equal(tostring(a), tostring(b))
+        assert.are.equal(a.port, b.port)
+    end)
+
+    it("serve runs handlers concurrently and returns true once the listener is closed", function()
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        local N = 5
+        local inside, max_inside = 0, 0
+        local release = lnet.channel()
+        local server = lnet.go(function()
+            return lnet.serve(ln, function(c)
+                inside = inside + 1
+                max_inside = math.max(max_inside, inside)
+                local line = c:read(100)
+                release:recv() -- every handler waits here at once
+                c:write("echo:" .. line)
+                inside = inside - 1
+            end)
+        end)
+        local clients = {}
+        for i = 1, N do
+            clients[i] = assert(lnet.dial("tcp", tostring(ln:addr())))
+            assert.are.equal(1, clients[i]:write(tostring(i % 10)))
+        end
+        -- all N handlers are in flight at once
+        local deadline = lnet.now() + 5
+        while inside < N and lnet.now() < deadline do
+            lnet.sleep(0.01)
+        end
+        assert.are.equal(N, max_inside)
+        for _ = 1, N do
+            release:send(true)
+        end
+        for i = 1, N do
+            assert.are.equal("echo:" .. (i % 10), read_full(clients[i], 6))
+            -- serve closes the conn when the handler returns
+            local none, err = clients[i]:read(1)
+            assert.is_nil(none)
+            assert.is_true(rawequal(err, lnet.EOF), tostring(err))
+            clients[i]:close()
+        end
+        assert.are.equal("running", server.status)
+        assert.is_true(ln:close())
+        local ok, err = server:join()
+        assert.is_true(ok, tostring(err))
+    end)
+
+    it("listening on tcp :0 gives the dual-stack wildcard [::]:port", function()
+        if not ipv6_loopback() then
+            pending("no IPv6 on this host")
+            return
+        end
+        local ln = assert(lnet.listen("tcp", ":0"))
+        local a = ln:addr()
+        assert.is_true(a.port > 0)
+        assert.are.equal("[::]:" .. a.port, tostring(a))
+        assert.is_true(a.ip == lnet.ip.parse_addr("::"))
+        -- IPv4 clients reach it, and are seen as IPv4
+        local acc = lnet.go(function()
+            return ln:accept()
+        end)
+        local c = assert(lnet.dial("tcp", "127.0.0.1:" .. a.port))
+        local s = assert(acc:join())
+        assert.are.equal(tostring(c:local_addr()), tostring(s:remote_addr()))
+        assert.are.equal("127.0.0.1:" .. c:local_addr().port, tostring(s:remote_addr()))
+        c:close()
+        s:close()
+        ln:close()
+    end)
+
+    it("listening on tcp4 :0 gives 0.0.0.0:port", function()
+        local ln = assert(lnet.listen("tcp4", ":0"))
+        local a = ln:addr()
+        assert.is_true(a.port > 0)
+        assert.are.equal("0.0.0.0:" .. a.port, tostring(a))
+        assert.are.equal("tcp4", a:network())
+        ln:close()
+    end)
+
+    it("listening on tcp6 [::1]:0 gives [::1]:port", function()
+        if not ipv6_loopback() then
+            pending("no IPv6 on this host")
+            return
+        end
+        local ln = assert(lnet.listen("tcp6", "[::1]:0"))
+        local a = ln:addr()
+        assert.are.equal("[::1]:" .. a.port, tostring(a))
+        local acc = lnet.go(function()
+            return ln:accept()
+        end)
+        local c = assert(lnet.dial("tcp6", tostring(a)))
+        local s = assert(acc:join())
+        assert.are.equal("[::1]:" .. a.port, tostring(c:remote_addr()))
+        c:close()
+        s:close()
+        ln:close()
+    end)
+
+    it("listen on a port in use returns an OpError: bind: address already in use", function()
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        local addr = tostring(ln:addr())
+        local ln2, err = lnet.listen("tcp", addr)
+        assert.is_nil(ln2)
+        assert.is_not_nil(errors.as(err, "OpError"))
+        assert.are.equal("listen", errors.as(err, "OpError").op)
+        assert.is_truthy(tostring(err):find("bind: address already in use", 1, true), tostring(err))
+        assert.are.equal("listen tcp " .. addr .. ": bind: address already in use", tostring(err))
+        assert.is_true(errors.is(err, lnet.errno.EADDRINUSE))
+        assert.are.equal("bind", errors.as(err, "SyscallError").syscall)
+        ln:close()
+    end)
+
+    it("a unix listener removes its socket file on close", function()
+        local path = os.tmpname()
+        os.remove(path)
+        local ln = assert(lnet.listen("unix", path))
+        assert.is_true(exists(path))
+        assert.are.equal(path, ln:addr().name)
+        assert.is_true(ln:close())
+        assert.is_false(exists(path))
+        -- so the same path can be listened on again
+        local ln2 = assert(lnet.listen("unix", path))
+        assert.is_true(ln2:close())
+        assert.is_false(exists(path))
+    end)
+
+    it("listen on a unix path already bound fails with EADDRINUSE", function()
+        local path = os.tmpname()
+        os.remove(path)
+        local ln = assert(lnet.listen("unix", path))
+        local ln2, err = lnet.listen("unix", path)
+        assert.is_nil(ln2)
+        assert.is_true(errors.is(err, lnet.errno.EADDRINUSE), tostring(err))
+        assert.are.equal("listen unix " .. path .. ": bind: address already in use", tostring(err))
+        -- the failed listen left the live listener's file alone
+        assert.is_true(exists(path))
+        ln:close()
+        assert.is_false(exists(path))
+    end)
+
+    it("listen and serve raise on misuse", function()
+        assert.has_error(function() lnet.listen(42, ":0") end)
+        assert.has_error(function() lnet.listen("tcp", ":0", "opts") end)
+        assert.has_error(function() lnet.listen("tcp", 80) end)
+        assert.has_error(function() lnet.serve("not a listener", function() end) end)
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        assert.has_error(function() lnet.serve(ln, "not a function") end)
+        ln:close()
+    end)
+end)
