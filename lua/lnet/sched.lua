@@ -144,6 +144,7 @@ local function wait_on(list, t, ctx)
     end
     return err
 end
+_M.wait_on = wait_on
 
 local function wake_all(list)
     for i = #list, 1, -1 do
@@ -152,6 +153,8 @@ local function wake_all(list)
     end
 end
 
+_M.wake_all = wake_all
+
 local function wake_first(list)
     local t = tremove(list, 1)
     if t ~= nil then
@@ -159,6 +162,7 @@ local function wake_first(list)
     end
     return t
 end
+_M.wake_first = wake_first
 
 -- Frees what a task holds in the core and forgets it.
 local function release(t)
