@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <lauxlib.h>
@@ -74,6 +75,33 @@ static void push_constants(lua_State *L) {
 #undef C
 }
 
+/* The signals scripts name: lnet.signal and lnet.process take the names. */
+static void push_signals(lua_State *L) {
+    lua_newtable(L);
+#define S(name) set_int(L, #name, name)
+    S(SIGHUP);
+    S(SIGINT);
+    S(SIGQUIT);
+    S(SIGILL);
+    S(SIGABRT);
+    S(SIGFPE);
+    S(SIGKILL);
+    S(SIGSEGV);
+    S(SIGPIPE);
+    S(SIGALRM);
+    S(SIGTERM);
+    S(SIGUSR1);
+    S(SIGUSR2);
+    S(SIGCHLD);
+    S(SIGCONT);
+    S(SIGSTOP);
+    S(SIGTSTP);
+    S(SIGTTIN);
+    S(SIGTTOU);
+    S(SIGWINCH);
+#undef S
+}
+
 int luaopen_lnet_core(lua_State *L) {
     Dl_info info;
     lua_newtable(L);
@@ -83,6 +111,8 @@ int luaopen_lnet_core(lua_State *L) {
     lua_setfield(L, -2, "codes");
     push_constants(L);
     lua_setfield(L, -2, "const");
+    push_signals(L);
+    lua_setfield(L, -2, "signals");
     if (dladdr((void *)luaopen_lnet_core, &info) != 0 && info.dli_fname != NULL) {
         lua_pushstring(L, info.dli_fname);
         lua_setfield(L, -2, "path");

@@ -15,7 +15,7 @@ local rbuf = sys.rbuf
 local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
 local setmetatable, type, error, tonumber, tostring = setmetatable, type, error, tonumber, tostring
 local floor, huge = math.floor, math.huge
-local self_task, park, ctx_err = sched.self_task, sched.park, sched.ctx_err
+local self_task, park = sched.self_task, sched.park
 
 local AGAIN, ECLOSED, EDEADLINE = -codes.EAGAIN, -codes.ECLOSED, -codes.EDEADLINE
 local READ, WRITE = 1, 2
@@ -98,8 +98,9 @@ function Conn:op_error(op, err)
 end
 
 -- read([max [, ctx]]): a string of 1..max bytes as soon as any are there;
--- nil, EOF at end of stream. A ctx cancelled before or during the call fails
--- it and leaves the conn usable: no byte is consumed by a failed call.
+-- nil, EOF at end of stream. A ctx ends the wait for data (a cancelled ctx
+-- fails the call once it would have to wait) and leaves the conn usable: a
+-- call that fails consumed no byte.
 function Conn:read(max, ctx)
     if max == nil then
         max = 65536
@@ -115,10 +116,6 @@ function Conn:read(max, ctx)
     end
     local t = self_task(2)
     local op = t.op
-    local cerr = ctx_err(ctx)
-    if cerr ~= nil then
-        return nil, self:op_error("read", cerr)
-    end
     local n = C.lnet_conn_read(c, op, rbuf, max)
     while n == AGAIN do
         local err = park(t, ctx)
@@ -146,10 +143,6 @@ function Conn:write(s, ctx)
     local t = self_task(2)
     local op = t.op
     local len = #s
-    local cerr = ctx_err(ctx)
-    if cerr ~= nil then
-        return 0, self:op_error("write", cerr)
-    end
     op.progress = 0
     local rc = C.lnet_conn_write(c, op, s, len)
     while rc == AGAIN do

@@ -44,6 +44,22 @@ end
 
 local bg = setmetatable({ deadline_at = huge }, Context)
 
+-- Contexts whose deadline timer is armed: lnet.run's end frees the timers
+-- (those contexts belong to a finished run and can no longer expire).
+local timed = {}
+
+local function stop_timer(c)
+    sched.event_free(c.timer)
+    c.timer = nil
+    timed[c] = nil
+end
+
+sched.at_teardown(function()
+    for c in pairs(timed) do
+        stop_timer(c)
+    end
+end)
+
 function _M.background()
     return bg
 end
@@ -55,8 +71,7 @@ local function cancel(c, err)
     end
     c.err = err
     if c.timer ~= nil then
-        sched.event_free(c.timer)
-        c.timer = nil
+        stop_timer(c)
     end
     for t in pairs(c.waiters) do
         C.lnet_op_wake(t.op)
@@ -130,6 +145,7 @@ function _M.with_deadline(parent, t)
             c.timer = sched.event(function()
                 cancel(c, errors.DeadlineExceeded)
             end)
+            timed[c] = true
             C.lnet_op_sleep(c.timer, at)
         end
     end

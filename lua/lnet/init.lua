@@ -8,6 +8,7 @@ local ip = require "lnet.ip"
 local context = require "lnet.context"
 local dial = require "lnet.dial"
 local listener = require "lnet.listener"
+local signal = require "lnet.signal"
 
 local C = sys.C
 
@@ -26,6 +27,7 @@ local _M = {
     errors = errors,
     ip = ip,
     context = context,
+    signal = signal,
     EOF = errors.EOF,
     ErrClosed = errors.ErrClosed,
     ErrDeadlineExceeded = errors.ErrDeadlineExceeded,
@@ -33,6 +35,21 @@ local _M = {
 
 -- lnet.errno.ECONNRESET etc.: one Errno per code of core/errors.h.
 _M.errno = errors.errno
+
+-- main_context(): the run's root context, cancelled on SIGINT or SIGTERM
+-- (made on first use, so a script that never asks keeps the default
+-- dispositions; dropped when the run ends).
+local main_ctx
+sched.at_teardown(function()
+    main_ctx = nil
+end)
+
+function _M.main_context()
+    if main_ctx == nil then
+        main_ctx = signal.notify_context(context.background(), "SIGINT", "SIGTERM")
+    end
+    return main_ctx
+end
 
 -- now(): monotonic seconds, the clock of every deadline.
 function _M.now()

@@ -7,14 +7,15 @@ local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local addr = require "lnet.addr"
 local conn = require "lnet.conn"
+local context = require "lnet.context"
 
 local C, K, codes = sys.C, sys.const, sys.codes
 local ffi_gc, ffi_new = ffi.gc, ffi.new
 local setmetatable, getmetatable, type, error, tonumber, tostring =
     setmetatable, getmetatable, type, error, tonumber, tostring
-local min = math.min
+local min, pairs = math.min, pairs
 local open = io.open
-local self_task, park, ctx_err = sched.self_task, sched.park, sched.ctx_err
+local self_task, park = sched.self_task, sched.park
 
 local AGAIN = -codes.EAGAIN
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
@@ -123,10 +124,6 @@ function Listener:accept(ctx)
     local l = self.l
     local t = self_task(2)
     local op = t.op
-    local cerr = ctx_err(ctx)
-    if cerr ~= nil then
-        return accept_error(self, cerr)
-    end
     local fd = C.lnet_listener_accept(l, op)
     while fd == AGAIN do
         local err = park(t, ctx)
@@ -182,31 +179,88 @@ local function out_of_fds(err)
     return errors.is(err, errno.EMFILE) or errors.is(err, errno.ENFILE)
 end
 
--- serve(ln, handler): accepts until ln is closed, each conn in a new task.
--- Returns true once the listener is closed, or nil and the accept error.
-function _M.serve(ln, handler)
+-- The handler tasks of one serve call, so a shutdown can wait for them
+-- (sched calls leave when a member task ends, however it ends).
+local Handlers = {}
+Handlers.__index = Handlers
+
+function Handlers:join(t)
+    t.group = self
+    self.live[t] = true
+    self.wg:add(1)
+end
+
+function Handlers:leave(t)
+    self.live[t] = nil
+    self.wg:done()
+end
+
+-- Waits for the handlers, for as long as grace (a context) allows; then
+-- cancels those left and waits for them to unwind.
+function Handlers:drain(grace)
+    local ok, err = self.wg:wait(grace)
+    if ok then
+        return true
+    end
+    for t in pairs(self.live) do
+        t:cancel()
+    end
+    self.wg:wait()
+    return nil, err
+end
+
+local function check_context(v, argn)
+    if v ~= nil and not context.is_context(v) then
+        error("bad argument #" .. argn .. " to 'serve' (context expected, got " .. type(v) .. ")", 3)
+    end
+end
+
+-- serve(ln, handler [, ctx [, grace]]): accepts until ln is closed or ctx is
+-- done, each conn served by handler(conn, ctx) in its own task and closed
+-- when the handler ends. With a ctx, its cancellation is a graceful
+-- shutdown: the listener closes, and serve waits for the handlers to finish,
+-- for as long as the grace context allows (then they are cancelled).
+-- Handlers that pass ctx to their reads stop when idle and finish what they
+-- have read. Returns true, or nil and the accept (or grace) error.
+function _M.serve(ln, handler, ctx, grace)
     if getmetatable(ln) ~= Listener then
         error("bad argument #1 to 'serve' (listener expected)", 2)
     end
     if type(handler) ~= "function" then
         error("bad argument #2 to 'serve' (function expected, got " .. type(handler) .. ")", 2)
     end
-    local delay = 0
+    check_context(ctx, 3)
+    check_context(grace, 4)
+    local handlers = setmetatable({ live = {}, wg = sched.wait_group() }, Handlers)
+    local delay, failure = 0, nil
     while true do
-        local c, err = ln:accept()
+        local c, err = ln:accept(ctx)
         if c ~= nil then
             delay = 0
-            -- Each conn in its own task, closed when the handler returns.
-            sched.go_owning(c, handler, c)
+            handlers:join(sched.go_owning(c, handler, c, ctx))
         elseif errors.is(err, ErrClosed) then
-            return true
+            break
+        elseif ctx ~= nil and ctx:err() ~= nil then
+            ln:close()
+            break
         elseif out_of_fds(err) then
             delay = delay == 0 and 0.005 or min(delay * 2, 1)
-            sched.sleep(delay)
+            sched.sleep(delay, ctx)
         else
+            failure = err
+            break
+        end
+    end
+    if ctx ~= nil then
+        local ok, err = handlers:drain(grace)
+        if not ok then
             return nil, err
         end
     end
+    if failure ~= nil then
+        return nil, failure
+    end
+    return true
 end
 
 return _M

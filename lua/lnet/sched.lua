@@ -174,9 +174,12 @@ local function release(t)
 end
 
 local function finish(t, ok, ...)
-    local owned = t.owned
+    local owned, group = t.owned, t.group
     if owned ~= nil then
         owned:close()
+    end
+    if group ~= nil then
+        group:leave(t)
     end
     if ok then
         t.results = pack(...)
@@ -314,9 +317,21 @@ local function drive(main)
     end
 end
 
--- What lnet.run leaves behind: open conns and listeners are closed, and
--- tasks still waiting are dropped without running again.
+-- Modules that keep loop state beyond tasks (timers, signal watchers)
+-- register a hook to drop it when a run ends.
+local teardown_hooks = {}
+
+function _M.at_teardown(fn)
+    teardown_hooks[#teardown_hooks + 1] = fn
+end
+
+-- What lnet.run leaves behind: open conns and listeners are closed, tasks
+-- still waiting are dropped without running again, and the hooks drop their
+-- timers and watchers.
 local function teardown()
+    for i = 1, #teardown_hooks do
+        teardown_hooks[i]()
+    end
     C.lnet_loop_close_all(loop)
     for _, t in pairs(tasks) do
         t.status = "canceled"
@@ -357,10 +372,6 @@ function _M.sleep(sec, ctx)
     end
     local t = self_task(2)
     local op = t.op
-    local cerr = _M.ctx_err(ctx)
-    if cerr ~= nil then
-        return nil, cerr
-    end
     if sec <= 0 then
         C.lnet_op_park(op)
         C.lnet_op_wake(op)
