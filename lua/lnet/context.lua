@@ -2,7 +2,7 @@
 --
 -- A cancelable context (with_cancel, with_deadline, with_timeout) keeps the
 -- set of tasks parked under it and the set of its cancelable children.
--- Cancelling it sets err, wakes every parked task (each then fails its call
+-- Cancelling it sets done_err, wakes every parked task (each then fails its call
 -- with an OpError wrapping err, or the plain err where there is no op),
 -- cancels the children depth-first and unlinks itself from its parent, all
 -- in the same loop turn. A value context cancels through its parent: its
@@ -66,10 +66,10 @@ end
 
 -- Cancels c and its subtree with err; a second cancel does nothing.
 local function cancel(c, err)
-    if c.err ~= nil then
+    if c.done_err ~= nil then
         return
     end
-    c.err = err
+    c.done_err = err
     if c.timer ~= nil then
         stop_timer(c)
     end
@@ -108,9 +108,9 @@ local function new_cancelable(parent, deadline_at)
     }, Context)
     c.canceler = c
     if pc ~= nil then
-        if pc.err ~= nil then
+        if pc.done_err ~= nil then
             c.parent_canceler = nil
-            cancel(c, pc.err)
+            cancel(c, pc.done_err)
         else
             pc.children[c] = true
         end
@@ -137,7 +137,7 @@ function _M.with_deadline(parent, t)
     end
     local at = min(t, parent.deadline_at)
     local c = new_cancelable(parent, at)
-    if c.err == nil and at < parent.deadline_at then
+    if c.done_err == nil and at < parent.deadline_at then
         -- The parent's own deadline covers any later one.
         if at <= C.lnet_now() then
             cancel(c, errors.DeadlineExceeded)
@@ -187,7 +187,7 @@ function _M.after_func(ctx, fn)
             return true
         end
     end
-    if c.err ~= nil then
+    if c.done_err ~= nil then
         sched.go(fn)
         return function()
             return false
@@ -212,7 +212,7 @@ end
 -- err(): nil while the context is live, then Canceled or DeadlineExceeded.
 function Context:err()
     local c = self.canceler
-    return c and c.err
+    return c and c.done_err
 end
 
 -- deadline(): the absolute lnet.now() time, or nil when there is none.
@@ -248,10 +248,10 @@ function Context:done(bound)
         local err = bound:done()
         return nil, err
     end
-    while c.err == nil do
+    while c.done_err == nil do
         C.lnet_op_park(t.op)
         local err = sched.park(t, c)
-        if err ~= nil and err ~= c.err then
+        if err ~= nil and err ~= c.done_err then
             C.lnet_op_abandon(t.op)
             return nil, err
         end
@@ -260,7 +260,7 @@ function Context:done(bound)
         end
     end
     C.lnet_op_abandon(t.op)
-    return c.err
+    return c.done_err
 end
 
 function Context:__tostring()

@@ -66,7 +66,7 @@ local function park(t, ctx)
     if c == nil then
         co_yield()
     else
-        local err = c.err
+        local err = c.done_err
         if err ~= nil then
             return err
         end
@@ -74,7 +74,7 @@ local function park(t, ctx)
         waiters[t] = true
         co_yield()
         waiters[t] = nil
-        err = c.err
+        err = c.done_err
         if err ~= nil then
             return err
         end
@@ -90,7 +90,7 @@ _M.park = park
 -- start, so a cancelled ctx fails the call even when it would not block.
 function _M.ctx_err(ctx)
     local c = ctx and ctx.canceler
-    return c and c.err
+    return c and c.done_err
 end
 
 -- Events: ops that run a Lua function (in the run loop, outside any task)
