@@ -1,6 +1,5 @@
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -13,13 +12,12 @@ static void close_handle(struct lnet_handle *h) {
 
 struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd) {
     struct lnet_conn *c = malloc(sizeof *c);
-    struct stat st;
     if (c == NULL) {
         lnet_fd_close(&fd);
         return NULL;
     }
     c->fd = fd;
-    c->is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    c->is_socket = 1; /* until a call says ENOTSOCK: no fstat per accept */
     c->connecting = 0;
     lnet_side_init(&c->rd, loop, fd, EV_READ);
     lnet_side_init(&c->wr, loop, fd, EV_WRITE);
@@ -51,6 +49,10 @@ int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t ma
     if (max > LNET_RBUF_SIZE) max = LNET_RBUF_SIZE;
     while (s->maybe_ready) {
         ssize_t n = c->is_socket ? recv(c->fd, buf, max, 0) : read(c->fd, buf, max);
+        if (n < 0 && errno == ENOTSOCK) {
+            c->is_socket = 0;
+            continue;
+        }
         if (n >= 0) {
             /* A short read drained the socket: park before the next recv. */
             if (n > 0 && (size_t)n < max) s->maybe_ready = 0;
@@ -76,6 +78,10 @@ lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *
         const char *p = buf + op->progress;
         size_t left = len - op->progress;
         ssize_t n = c->is_socket ? send(c->fd, p, left, MSG_NOSIGNAL) : write(c->fd, p, left);
+        if (n < 0 && errno == ENOTSOCK) {
+            c->is_socket = 0;
+            continue;
+        }
         if (n >= 0) {
             op->progress += (size_t)n;
         } else if (errno == EAGAIN) {

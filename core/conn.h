@@ -21,7 +21,7 @@ enum { LNET_READ = 1, LNET_WRITE = 2 };
 struct lnet_conn {
     struct lnet_handle h;
     int fd;
-    int is_socket;  /* send/recv, else write/read (pipes) */
+    int is_socket;  /* send/recv; 0 once a call said ENOTSOCK: write/read (pipes) */
     int connecting; /* a connect(2) is in flight */
     struct lnet_side rd, wr;
 };

@@ -69,7 +69,7 @@ lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op) {
         lnet_op_park(op);
         return -LNET_EAGAIN;
     }
-    if (s->deadline <= lnet_now()) {
+    if (s->deadline != HUGE_VAL && s->deadline <= lnet_now()) {
         lnet_side_leave(s, op);
         return -LNET_EDEADLINE;
     }
