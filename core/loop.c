@@ -56,6 +56,11 @@ struct lnet_op *lnet_loop_ready_pop(struct lnet_loop *loop) {
     return op;
 }
 
+int lnet_loop_ready_next(struct lnet_loop *loop) {
+    struct lnet_op *op = lnet_loop_ready_pop(loop);
+    return op != NULL ? op->id : 0;
+}
+
 void lnet_loop_ready_clear(struct lnet_loop *loop) {
     while (lnet_loop_ready_pop(loop) != NULL) {
     }

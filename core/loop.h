@@ -58,6 +58,11 @@ int lnet_loop_poll(struct lnet_loop *loop, int block);
 
 /* The next op to resume (now IDLE), or NULL. */
 struct lnet_op *lnet_loop_ready_pop(struct lnet_loop *loop);
+/*
+ * The same for the binding: the popped op's id, or 0. An int, because a
+ * pointer returned to LuaJIT is a boxed cdata, an allocation per resume.
+ */
+int lnet_loop_ready_next(struct lnet_loop *loop);
 /* Empties the ready queue without resuming anyone: teardown only. */
 void lnet_loop_ready_clear(struct lnet_loop *loop);
 

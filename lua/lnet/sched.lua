@@ -97,6 +97,7 @@ end
 -- when woken, for timers and signals that belong to no task. The function
 -- must not block; it may wake tasks.
 local handlers = {} -- -id -> function(op)
+local event_ops = {} -- -id -> op
 local free_handler_ids = {}
 local top_handler = 0
 
@@ -111,6 +112,7 @@ function _M.event(fn)
         error("lnet: out of memory", 2)
     end
     handlers[n] = fn
+    event_ops[n] = op
     return op
 end
 
@@ -118,6 +120,7 @@ function _M.event_free(op)
     local n = -op.id
     C.lnet_op_free(op)
     handlers[n] = nil
+    event_ops[n] = nil
     free_handler_ids[#free_handler_ids + 1] = n
 end
 
@@ -295,13 +298,12 @@ end
 local function drive(main)
     local burst = 0
     while main.status == "running" do
-        local op = C.lnet_loop_ready_pop(loop)
-        if op ~= nil then
-            local id = op.id
+        local id = C.lnet_loop_ready_next(loop)
+        if id ~= 0 then
             if id > 0 then
                 resume(tasks[id])
             else
-                handlers[-id](op)
+                handlers[-id](event_ops[-id])
             end
             burst = burst + 1
             if burst == RESUME_BURST then

@@ -20,7 +20,7 @@ char *lnet_loop_rbuf(struct lnet_loop *loop);
 double lnet_now(void);
 double lnet_time(void);
 int lnet_loop_poll(struct lnet_loop *loop, int block);
-struct lnet_op *lnet_loop_ready_pop(struct lnet_loop *loop);
+int lnet_loop_ready_next(struct lnet_loop *loop);
 void lnet_loop_close_all(struct lnet_loop *loop);
 int lnet_loop_handle_count(struct lnet_loop *loop);
 
