@@ -33,6 +33,7 @@ struct lnet_op {
     struct lnet_op *ready_next;
     struct lnet_side *side;          /* whose FIFO the op stands in, or NULL */
     struct lnet_op *q_prev, *q_next; /* links in that FIFO */
+    unsigned streak;                 /* calls completed in a row without parking */
     ev_timer timer;                  /* lnet.sleep: a task sleeps on its own op */
     double wake_at;                  /* when that sleep ends (lnet_now() time) */
 };

@@ -69,6 +69,12 @@ lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op) {
         lnet_op_park(op);
         return -LNET_EAGAIN;
     }
+    if (++op->streak > LNET_FAIR_STREAK) {
+        op->streak = 0;
+        lnet_op_park(op);
+        lnet_op_wake(op);
+        return -LNET_EAGAIN;
+    }
     if (s->deadline != HUGE_VAL && s->deadline <= lnet_now()) {
         lnet_side_leave(s, op);
         return -LNET_EDEADLINE;
@@ -79,6 +85,7 @@ lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op) {
 lnet_err_t lnet_side_wait(struct lnet_side *s, struct lnet_op *op) {
     struct ev_loop *ev = s->loop->ev;
     s->maybe_ready = 0;
+    op->streak = 0;
     if (!ev_is_active(&s->io)) ev_io_start(ev, &s->io);
     if (s->deadline != HUGE_VAL && !ev_is_active(&s->timer)) arm_timer(s);
     lnet_op_park(op);

@@ -37,9 +37,18 @@ struct lnet_side {
 void lnet_side_init(struct lnet_side *s, struct lnet_loop *loop, int fd, int events);
 
 /*
+ * A task whose calls never block would never yield (a copy between two busy
+ * conns, a reader whose peer always keeps up): after this many calls in a
+ * row that completed at once, the next one yields its turn, queued behind
+ * the tasks already ready, as Go's scheduler preempts a busy goroutine.
+ */
+#define LNET_FAIR_STREAK 64
+
+/*
  * Takes op's turn: 0 when op heads the FIFO and may try its syscall;
- * -LNET_EAGAIN when op is parked behind another call; -LNET_EDEADLINE when
- * the deadline has passed (op has left the FIFO).
+ * -LNET_EAGAIN when op is parked behind another call, or yields for
+ * fairness (woken at once); -LNET_EDEADLINE when the deadline has passed
+ * (op has left the FIFO).
  */
 lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op);
 

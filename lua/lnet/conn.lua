@@ -13,7 +13,8 @@ local addr = require "lnet.addr"
 local C, K, codes = sys.C, sys.const, sys.codes
 local rbuf = sys.rbuf
 local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
-local setmetatable, type, error, tonumber, tostring = setmetatable, type, error, tonumber, tostring
+local setmetatable, getmetatable, type, error, tonumber, tostring =
+    setmetatable, getmetatable, type, error, tonumber, tostring
 local floor, huge = math.floor, math.huge
 local self_task, park = sched.self_task, sched.park
 
@@ -253,6 +254,63 @@ end
 -- sends the rest); 0 discards unsent data and resets; > 0 lingers.
 function Conn:set_linger(sec)
     return sockopt(self, C.lnet_sockopt_linger, int_arg(sec, "set_linger"))
+end
+
+local copy_state = ffi.typeof("struct lnet_copy")
+
+-- The general copy, for anything with read and write (a pipe, a bufio
+-- reader): one string per chunk.
+local function copy_any(dst, src, ctx)
+    local total = 0
+    while true do
+        local data, err = src:read(65536, ctx)
+        if data == nil then
+            if err == EOF then
+                return total
+            end
+            return total, err
+        end
+        local n, werr = dst:write(data, ctx)
+        total = total + n
+        if werr ~= nil then
+            return total, werr
+        end
+    end
+end
+
+-- copy(dst, src [, ctx]): Go's io.Copy. Writes to dst everything read from
+-- src until its end of stream; returns the byte count, or the count and the
+-- error (an OpError of the side that failed). Between two conns the bytes
+-- never become Lua strings (core/copy.h).
+function _M.copy(dst, src, ctx)
+    if getmetatable(dst) ~= Conn or getmetatable(src) ~= Conn then
+        return copy_any(dst, src, ctx)
+    end
+    local t = self_task(2)
+    local op = t.op
+    local cp = ffi_gc(copy_state(), C.lnet_copy_release)
+    local rc = C.lnet_copy_step(cp, dst.c, src.c, op)
+    while rc == AGAIN do
+        local err = park(t, ctx)
+        if err ~= nil then
+            -- Bytes still pending mean the copy was waiting to write them.
+            local writing = cp.off < cp.len
+            C.lnet_op_abandon(op)
+            C.lnet_copy_release(cp)
+            if writing then
+                return cp.written, dst:op_error("write", err)
+            end
+            return cp.written, src:op_error("read", err)
+        end
+        rc = C.lnet_copy_step(cp, dst.c, src.c, op)
+    end
+    C.lnet_copy_release(cp)
+    if rc == 0 then
+        return cp.written
+    elseif cp.failed == READ then
+        return cp.written, src:op_error("read", code_error(rc, "read"))
+    end
+    return cp.written, dst:op_error("write", code_error(rc, "write"))
 end
 
 function Conn:__tostring()

@@ -61,6 +61,10 @@ int lnet_conn_shutdown(struct lnet_conn *c, int dir);
 int lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t);
 int lnet_conn_fd(const struct lnet_conn *c);
 
+struct lnet_copy { char *pending; size_t off, len; double written; int failed; };
+int lnet_copy_step(struct lnet_copy *cp, struct lnet_conn *dst, struct lnet_conn *src, struct lnet_op *op);
+void lnet_copy_release(struct lnet_copy *cp);
+
 struct lnet_listener *lnet_listener_open(struct lnet_loop *loop, int fd, const char *unlink_path);
 void lnet_listener_free(struct lnet_listener *l);
 int lnet_listener_close(struct lnet_listener *l);
