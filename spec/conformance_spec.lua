@@ -708,7 +708,14 @@ local transports = {
     { name = "unix", make_pipe = stream_pipe("unix", unix_address, unix_cleanup) },
     -- Go's own TestTestConn runs the suite over unixpacket too.
     { name = "unixpacket", make_pipe = stream_pipe("unixpacket", unix_address, unix_cleanup) },
-    -- "pipe" (lnet.pipe(), synchronous and unbuffered) joins here once it exists.
+    -- lnet.pipe(): synchronous and unbuffered, no socket at all.
+    { name = "pipe", make_pipe = function()
+        local c1, c2 = lnet.pipe()
+        return c1, c2, function()
+            c1:close()
+            c2:close()
+        end
+    end },
 }
 
 for _, tr in ipairs(transports) do

@@ -64,6 +64,8 @@ _M.EOF = sentinel("EOF")
 _M.ErrClosed = sentinel("use of closed network connection")
 _M.ErrDeadlineExceeded = sentinel("i/o timeout", true)
 _M.ErrMissingAddress = sentinel("missing address")
+-- Go's io.ErrClosedPipe: a pipe write whose other end is closed.
+_M.ErrClosedPipe = sentinel("io: read/write on closed pipe")
 -- Context errors live here so every module can return them; lnet.context
 -- exports them as context.Canceled and context.DeadlineExceeded.
 _M.Canceled = sentinel("context canceled")
