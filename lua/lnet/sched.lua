@@ -2,16 +2,17 @@
 --
 -- A task is a coroutine plus one core op (its wait record). A blocking call
 -- asks the core to do its work; when the core answers LNET_EAGAIN it has
--- parked the op, and the task yields here. The loop pops woken ops off the
--- core's ready queue and resumes their tasks; the woken call then asks the
--- core again. Watcher callbacks are C only, so ev_run is an ordinary FFI
--- call and the resume loop stays in Lua where the JIT can see it.
+-- parked the op, and the task yields here (park). The run loop, in C
+-- (bindings/sched.c), pops woken ops off the core's ready queue and resumes
+-- their tasks; the woken call then asks the core again. A resumed task says
+-- it is the current one itself, right after its yield returns.
 
+local core = require "lnet.core"
 local sys = require "lnet.sys"
 local errors = require "lnet.errors"
 
 local C, loop = sys.C, sys.loop
-local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
+local co_create, co_yield = coroutine.create, coroutine.yield
 local traceback = debug.traceback
 local setmetatable, select, type, error, tostring, pairs = setmetatable, select, type, error, tostring, pairs
 local unpack, tremove = unpack, table.remove
@@ -27,9 +28,6 @@ local top_id = 0 -- the highest id ever given (`#tasks` is unreliable with holes
 local live = 0 -- how many tasks have not finished
 local current = nil -- the running task
 local running = false -- inside lnet.run
-
--- How many tasks may run back to back before pending I/O is collected.
-local RESUME_BURST = 64
 
 local Task = {}
 Task.__index = Task
@@ -65,6 +63,7 @@ local function park(t, ctx)
     local c = ctx and ctx.canceler
     if c == nil then
         co_yield()
+        current = t
     else
         local err = c.done_err
         if err ~= nil then
@@ -73,6 +72,7 @@ local function park(t, ctx)
         local waiters = c.waiters
         waiters[t] = true
         co_yield()
+        current = t
         waiters[t] = nil
         err = c.done_err
         if err ~= nil then
@@ -206,6 +206,7 @@ local function on_error(e)
 end
 
 local function body(t, fn, ...)
+    current = t
     return finish(t, xpcall(fn, on_error, ...))
 end
 
@@ -219,8 +220,12 @@ local function spawn(owned, fn, ...)
     if op == nil then
         error("lnet.go: out of memory", 2)
     end
-    local t = setmetatable({ id = id, op = op, status = "running", co = co_create(body), owned = owned }, Task)
-    t.start = pack(fn, ...)
+    local t = setmetatable({ id = id, op = op, status = "running", owned = owned }, Task)
+    local args = pack(fn, ...)
+    t.co = co_create(function()
+        return body(t, unpack(args, 1, args.n))
+    end)
+    core.sched_bind(id, t.co)
     tasks[id] = t
     live = live + 1
     C.lnet_op_park(op)
@@ -278,45 +283,10 @@ function Task:__tostring()
     return "task " .. self.id .. " (" .. self.status .. ")"
 end
 
-local function resume(t)
-    current = t
-    local ok, err
-    local start = t.start
-    if start ~= nil then
-        t.start = nil
-        ok, err = co_resume(t.co, t, unpack(start, 1, start.n))
-    else
-        ok, err = co_resume(t.co)
-    end
+-- Event ops run their function here, outside any task.
+local function on_event(id)
     current = nil
-    if not ok then
-        -- The body catches the task's own errors, so this is lnet's bug.
-        error("lnet: scheduler: " .. tostring(err), 0)
-    end
-end
-
-local function drive(main)
-    local burst = 0
-    while main.status == "running" do
-        local id = C.lnet_loop_ready_next(loop)
-        if id ~= 0 then
-            if id > 0 then
-                resume(tasks[id])
-            else
-                handlers[-id](event_ops[-id])
-            end
-            burst = burst + 1
-            if burst == RESUME_BURST then
-                burst = 0
-                C.lnet_loop_poll(loop, 0)
-            end
-        else
-            burst = 0
-            if C.lnet_loop_poll(loop, 1) == 0 then
-                error("all tasks are asleep - deadlock!", 0)
-            end
-        end
-    end
+    handlers[-id](event_ops[-id])
 end
 
 -- Modules that keep loop state beyond tasks (timers, signal watchers)
@@ -349,7 +319,8 @@ function _M.run(fn, ...)
     running = true
     local main = _M.go(fn, ...)
     main.is_main = true
-    local ok, err = pcall(drive, main)
+    local ok, err = pcall(core.sched_drive, main.id, on_event)
+    current = nil
     teardown()
     running = false
     if not ok then
