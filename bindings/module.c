@@ -1,8 +1,9 @@
 /*
  * luaopen_lnet_core: the private module lnet.core. The Lua side calls the
- * core through the FFI; this module only hands it what the FFI cannot see:
- * the errno table of core/errors.h, the socket constants of this platform,
- * and where the shared object lives so lnet can ffi.load it.
+ * core through the FFI; this module hands it what the FFI cannot do or see:
+ * the run loop that resumes tasks (sched.c), the errno table of
+ * core/errors.h, the socket and signal constants of this platform, and
+ * where the shared object lives so lnet can ffi.load it.
  */
 #include <dlfcn.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <lua.h>
 
 #include "errors.h"
+#include "sched.h"
 #include "resolver_system.h"
 
 int luaopen_lnet_core(lua_State *L);
@@ -59,11 +61,13 @@ static void push_constants(lua_State *L) {
     C(SOCK_STREAM);
     C(SOCK_DGRAM);
     C(SOCK_SEQPACKET);
+    C(SOCK_RAW);
     C(SOL_SOCKET);
     C(SO_REUSEADDR);
     C(SO_RCVBUF);
     C(SO_SNDBUF);
     C(SO_KEEPALIVE);
+    C(SO_BROADCAST);
     C(IPPROTO_TCP);
     C(TCP_NODELAY);
     C(TCP_KEEPIDLE);
@@ -99,6 +103,15 @@ static void push_signals(lua_State *L) {
     S(SIGTTIN);
     S(SIGTTOU);
     S(SIGWINCH);
+    /* And the rest a child may die of, so lnet.process can name them. */
+    S(SIGTRAP);
+    S(SIGBUS);
+    S(SIGSYS);
+    S(SIGXCPU);
+    S(SIGXFSZ);
+    S(SIGVTALRM);
+    S(SIGPROF);
+    S(SIGIO);
 #undef S
 }
 
@@ -111,6 +124,7 @@ int luaopen_lnet_core(lua_State *L) {
     lua_setfield(L, -2, "codes");
     push_constants(L);
     lua_setfield(L, -2, "const");
+    lnet_sched_register(L);
     push_signals(L);
     lua_setfield(L, -2, "signals");
     if (dladdr((void *)luaopen_lnet_core, &info) != 0 && info.dli_fname != NULL) {

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn.h"
 #include "copy.h"
 #include "op.h"
 
@@ -26,8 +27,14 @@ static int write_out(struct lnet_copy *cp, struct lnet_conn *dst, struct lnet_op
     return rc;
 }
 
-int lnet_copy_step(struct lnet_copy *cp, struct lnet_conn *dst, struct lnet_conn *src,
-                   struct lnet_op *op) {
+void lnet_copy_start(struct lnet_op *op) {
+    lnet_copy_release(&op->copy);
+    op->copy.written = 0;
+    op->copy.failed = 0;
+}
+
+int lnet_copy_step(struct lnet_op *op, struct lnet_conn *dst, struct lnet_conn *src) {
+    struct lnet_copy *cp = &op->copy;
     char *rbuf = src->rd.loop->rbuf;
     for (;;) {
         int rc;

@@ -14,8 +14,10 @@
 
 #include <stddef.h>
 
-#include "conn.h"
+struct lnet_conn;
+struct lnet_op;
 
+/* A copy in flight: it lives in the task's op, one copy per task at a time. */
 struct lnet_copy {
     char *pending;   /* NULL, or a private buffer of LNET_RBUF_SIZE bytes */
     size_t off, len; /* pending[off..len) still to be written */
@@ -23,10 +25,13 @@ struct lnet_copy {
     int failed;      /* LNET_READ or LNET_WRITE: which side the error came from */
 };
 
-/* 0 at end of stream with everything written, -LNET_EAGAIN, or an error. */
-int lnet_copy_step(struct lnet_copy *cp, struct lnet_conn *dst, struct lnet_conn *src,
-                   struct lnet_op *op);
-/* Frees the private buffer: the one release path, also for a copy cut short. */
+/*
+ * Starts a copy with op's state (lnet_copy_step then continues it): 0 at end
+ * of stream with everything written, -LNET_EAGAIN, or an error.
+ */
+void lnet_copy_start(struct lnet_op *op);
+int lnet_copy_step(struct lnet_op *op, struct lnet_conn *dst, struct lnet_conn *src);
+/* Frees the private buffer; lnet_op_free calls it too, for a copy cut short. */
 void lnet_copy_release(struct lnet_copy *cp);
 
 #endif

@@ -45,6 +45,7 @@ static void unlink_ready(struct lnet_op *op) {
 void lnet_op_free(struct lnet_op *op) {
     if (op == NULL) return;
     lnet_op_abandon(op);
+    lnet_copy_release(&op->copy);
     free(op);
 }
 

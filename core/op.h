@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <ev.h>
 
+#include "copy.h"
+
 enum { LNET_OP_IDLE, LNET_OP_PARKED, LNET_OP_READY };
 
 struct lnet_loop;
@@ -25,9 +27,10 @@ struct lnet_side;
 
 struct lnet_op {
     /* The fields the binding reads come first, so its FFI view is a prefix. */
-    int id;          /* the binding's name for the task that owns the op */
-    int state;       /* LNET_OP_* */
-    size_t progress; /* bytes the write in flight has sent so far */
+    int id;                /* the binding's name for the task that owns the op */
+    int state;             /* LNET_OP_* */
+    size_t progress;       /* bytes the write in flight has sent so far */
+    struct lnet_copy copy; /* lnet.copy's state, while the task copies */
 
     struct lnet_loop *loop;
     struct lnet_op *ready_next;

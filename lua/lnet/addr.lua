@@ -22,22 +22,54 @@ unsigned int if_nametoindex(const char *ifname);
 char *if_indextoname(unsigned int ifindex, char *ifname);
 ]]
 
--- What each network name means. `v` restricts IP networks to one family.
+-- What each network name means. `v` restricts IP networks to one family;
+-- `packet` marks datagram networks (listen_packet; dial gives a packet
+-- conn); `bare` marks networks whose addresses are IPs with no port (Go's
+-- IPAddr); `proto` is the socket's protocol.
 local networks = {
     tcp = { kind = "ip", socktype = K.SOCK_STREAM, tcp = true },
     tcp4 = { kind = "ip", socktype = K.SOCK_STREAM, tcp = true, v = 4 },
     tcp6 = { kind = "ip", socktype = K.SOCK_STREAM, tcp = true, v = 6 },
     unix = { kind = "unix", socktype = K.SOCK_STREAM },
     unixpacket = { kind = "unix", socktype = K.SOCK_SEQPACKET },
+    udp = { kind = "ip", socktype = K.SOCK_DGRAM, udp = true, packet = true },
+    udp4 = { kind = "ip", socktype = K.SOCK_DGRAM, udp = true, packet = true, v = 4 },
+    udp6 = { kind = "ip", socktype = K.SOCK_DGRAM, udp = true, packet = true, v = 6 },
+    unixgram = { kind = "unix", socktype = K.SOCK_DGRAM, packet = true },
 }
 for name, spec in pairs(networks) do
     spec.name = name
 end
 
--- The spec of a stream network, or nil and UnknownNetworkError.
+-- IP protocol names: Go's built-in table, the ones it knows without
+-- /etc/protocols.
+local protocols = { icmp = 1, igmp = 2, tcp = 6, udp = 17, ["ipv6-icmp"] = 58 }
+
+-- "ip4:icmp", "ip6:58", "ip4:<n>": raw IP, as Go's IPConn. "udp4:icmp" and
+-- "udp6:ipv6-icmp": the ICMP datagram ("ping") socket, which needs no
+-- privilege where net.ipv4.ping_group_range allows it. Made on first use.
+local function proto_network(name)
+    local base, v, proto = match(name, "^(%a+)([46]):(.+)$")
+    proto = proto and (protocols[proto:lower()] or tonumber(match(proto, "^%d+$")))
+    if proto == nil or proto > 255 then
+        return nil
+    end
+    local socktype = K.SOCK_RAW
+    if base == "udp" and proto == (v == "4" and 1 or 58) then
+        socktype = K.SOCK_DGRAM
+    elseif base ~= "ip" then
+        return nil
+    end
+    local spec = { kind = "ip", socktype = socktype, proto = proto, v = tonumber(v), packet = true, bare = true,
+                   name = name }
+    networks[name] = spec
+    return spec
+end
+
+-- The spec of a network, or nil and UnknownNetworkError.
 function _M.network(name)
-    local spec = networks[name]
-    if spec == nil then
+    local spec = networks[name] or type(name) == "string" and proto_network(name)
+    if not spec then
         return nil, errors.UnknownNetworkError(tostring(name))
     end
     return spec
@@ -72,7 +104,7 @@ function IPAddr:__tostring()
         if self.zone ~= "" then
             host = host .. "%" .. self.zone
         end
-        s = _M.join_host_port(host, self.port)
+        s = self.port and _M.join_host_port(host, self.port) or host
         self.text = s
     end
     return s
@@ -136,7 +168,11 @@ function _M.from_sockaddr(sa, net)
     if zone ~= "" then
         ipv = ipv:with_zone(zone)
     end
-    return _M.ip_addr(net, ipv, C.lnet_sockaddr_port(sa), zone)
+    local spec, port = networks[net], nil
+    if not (spec and spec.bare) then
+        port = C.lnet_sockaddr_port(sa)
+    end
+    return _M.ip_addr(net, ipv, port, zone)
 end
 
 -- Fills sa for an address object; returns sa, or nil and an error.
@@ -159,7 +195,7 @@ function _M.to_sockaddr(sa, a, family)
         if a.zone ~= "" then
             scope = tonumber(a.zone) or C.if_nametoindex(a.zone)
         end
-        rc = C.lnet_sockaddr_ip(sa, b, #b, a.port, scope)
+        rc = C.lnet_sockaddr_ip(sa, b, #b, a.port or 0, scope)
     end
     if rc < 0 then
         return nil, errors.from_errno(-rc)
@@ -338,13 +374,17 @@ function _M.resolve(spec, address, for_listen)
     if spec.kind == "unix" then
         return { _M.unix_addr(spec.name, address) }
     end
-    local host, port = _M.split_host_port(address)
-    if host == nil then
-        return nil, port
-    end
-    local portnum, perr = _M.parse_port(spec.name, port)
-    if portnum == nil then
-        return nil, perr
+    local host, portnum = address, nil
+    if not spec.bare then
+        local port, perr
+        host, port = _M.split_host_port(address)
+        if host == nil then
+            return nil, port
+        end
+        portnum, perr = _M.parse_port(spec.name, port)
+        if portnum == nil then
+            return nil, perr
+        end
     end
     local ips, err
     if host == "" then

@@ -53,7 +53,15 @@ Conn.__index = Conn
 
 -- Wraps a core conn; `laddr`/`raddr` may be given when already known.
 function _M.new(c, net, laddr, raddr)
-    return setmetatable({ c = ffi_gc(c, C.lnet_conn_free), net = net, laddr = laddr, raddr = raddr }, Conn)
+    local conn = setmetatable({ c = ffi_gc(c, C.lnet_conn_free), net = net }, Conn)
+    -- Only when known: an accepted conn stays a two-field table until asked.
+    if laddr ~= nil then
+        conn.laddr = laddr
+    end
+    if raddr ~= nil then
+        conn.raddr = raddr
+    end
+    return conn
 end
 
 -- Opens a conn over fd (owned from here on), or nil and an error.
@@ -256,8 +264,6 @@ function Conn:set_linger(sec)
     return sockopt(self, C.lnet_sockopt_linger, int_arg(sec, "set_linger"))
 end
 
-local copy_state = ffi.typeof("struct lnet_copy")
-
 -- The general copy, for anything with read and write (a pipe, a bufio
 -- reader): one string per chunk.
 local function copy_any(dst, src, ctx)
@@ -288,8 +294,9 @@ function _M.copy(dst, src, ctx)
     end
     local t = self_task(2)
     local op = t.op
-    local cp = ffi_gc(copy_state(), C.lnet_copy_release)
-    local rc = C.lnet_copy_step(cp, dst.c, src.c, op)
+    local cp = op.copy
+    C.lnet_copy_start(op)
+    local rc = C.lnet_copy_step(op, dst.c, src.c)
     while rc == AGAIN do
         local err = park(t, ctx)
         if err ~= nil then
@@ -302,7 +309,7 @@ function _M.copy(dst, src, ctx)
             end
             return cp.written, src:op_error("read", err)
         end
-        rc = C.lnet_copy_step(cp, dst.c, src.c, op)
+        rc = C.lnet_copy_step(op, dst.c, src.c)
     end
     C.lnet_copy_release(cp)
     if rc == 0 then

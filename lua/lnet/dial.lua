@@ -11,6 +11,7 @@ local errors = require "lnet.errors"
 local addr = require "lnet.addr"
 local conn = require "lnet.conn"
 local context = require "lnet.context"
+local packet = require "lnet.packet"
 
 local C, K, codes = sys.C, sys.const, sys.codes
 local ffi_new = ffi.new
@@ -150,7 +151,8 @@ function Dialer:dial(network, address, ctx)
             share = C.lnet_now() + (deadline - C.lnet_now()) / (#addrs - i + 1)
         end
         local c
-        c, err = connect(t, spec, a, la, share, ctx)
+        -- Datagram networks connect without waiting and make packet conns.
+        c, err = (spec.packet and packet.connect or connect)(t, spec, a, la, share, ctx)
         if c ~= nil then
             return c
         end

@@ -19,18 +19,25 @@ local _M = {
     channel = sched.channel,
     wait_group = sched.wait_group,
 
+    copy = require("lnet.conn").copy,
     dial = dial.dial,
     dialer = dial.dialer,
     listen = listener.listen,
     serve = listener.serve,
+    pipe = require("lnet.pipe").pipe,
+    listen_packet = require("lnet.packet").listen_packet,
+    icmp = require "lnet.icmp",
 
     errors = errors,
     ip = ip,
     context = context,
     signal = signal,
+    process = require "lnet.process",
     EOF = errors.EOF,
     ErrClosed = errors.ErrClosed,
     ErrDeadlineExceeded = errors.ErrDeadlineExceeded,
+    ErrClosedPipe = errors.ErrClosedPipe,
+    ErrWriteToConnected = require("lnet.packet").ErrWriteToConnected,
 }
 
 -- lnet.errno.ECONNRESET etc.: one Errno per code of core/errors.h.

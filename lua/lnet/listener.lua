@@ -179,19 +179,22 @@ local function out_of_fds(err)
     return errors.is(err, errno.EMFILE) or errors.is(err, errno.ENFILE)
 end
 
--- The handler tasks of one serve call, so a shutdown can wait for them
--- (sched calls leave when a member task ends, however it ends).
+-- The handler tasks of one serve call and their conns, so a shutdown can
+-- wait for them; sched calls leave when a member ends, however it ends, and
+-- the conn is closed then.
 local Handlers = {}
 Handlers.__index = Handlers
 
-function Handlers:join(t)
-    t.group = self
-    self.live[t] = true
+function Handlers:start(handler, c, ctx)
+    local t = sched.go_in(self, handler, c, ctx)
+    self.live[t] = c
     self.wg:add(1)
 end
 
 function Handlers:leave(t)
+    local c = self.live[t]
     self.live[t] = nil
+    c:close()
     self.wg:done()
 end
 
@@ -237,7 +240,7 @@ function _M.serve(ln, handler, ctx, grace)
         local c, err = ln:accept(ctx)
         if c ~= nil then
             delay = 0
-            handlers:join(sched.go_owning(c, handler, c, ctx))
+            handlers:start(handler, c, ctx)
         elseif errors.is(err, ErrClosed) then
             break
         elseif ctx ~= nil and ctx:err() ~= nil then

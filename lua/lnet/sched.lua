@@ -4,8 +4,9 @@
 -- asks the core to do its work; when the core answers LNET_EAGAIN it has
 -- parked the op, and the task yields here (park). The run loop, in C
 -- (bindings/sched.c), pops woken ops off the core's ready queue and resumes
--- their tasks; the woken call then asks the core again. A resumed task says
--- it is the current one itself, right after its yield returns.
+-- their tasks; the woken call then asks the core again. The loop also says
+-- which task runs (lnet_sched_current_id) and reports each task's end to
+-- on_exit below.
 
 local core = require "lnet.core"
 local sys = require "lnet.sys"
@@ -13,7 +14,6 @@ local errors = require "lnet.errors"
 
 local C, loop = sys.C, sys.loop
 local co_create, co_yield = coroutine.create, coroutine.yield
-local traceback = debug.traceback
 local setmetatable, select, type, error, tostring, pairs = setmetatable, select, type, error, tostring, pairs
 local unpack, tremove = unpack, table.remove
 local stderr = io.stderr
@@ -26,7 +26,6 @@ local tasks = {} -- id -> live task
 local free_ids = {} -- ids of finished tasks, reused so `tasks` stays small
 local top_id = 0 -- the highest id ever given (`#tasks` is unreliable with holes)
 local live = 0 -- how many tasks have not finished
-local current = nil -- the running task
 local running = false -- inside lnet.run
 
 local Task = {}
@@ -38,7 +37,7 @@ end
 
 -- The running task; blocking calls outside one are misuse.
 local function self_task(level)
-    local t = current
+    local t = tasks[C.lnet_sched_current_id]
     if t == nil then
         error("lnet: blocking call outside a task (run it under lnet.run or lnet.go)", level + 1)
     end
@@ -47,7 +46,7 @@ end
 _M.self_task = self_task
 
 function _M.current()
-    return current
+    return tasks[C.lnet_sched_current_id]
 end
 
 -- Yields until the task's op is woken. Returns the error that ends the wait
@@ -63,7 +62,6 @@ local function park(t, ctx)
     local c = ctx and ctx.canceler
     if c == nil then
         co_yield()
-        current = t
     else
         local err = c.done_err
         if err ~= nil then
@@ -72,7 +70,6 @@ local function park(t, ctx)
         local waiters = c.waiters
         waiters[t] = true
         co_yield()
-        current = t
         waiters[t] = nil
         err = c.done_err
         if err ~= nil then
@@ -169,18 +166,16 @@ _M.wake_first = wake_first
 
 -- Frees what a task holds in the core and forgets it.
 local function release(t)
+    local id = t.op.id
     C.lnet_op_free(t.op)
     t.op = nil
-    tasks[t.id] = nil
-    free_ids[#free_ids + 1] = t.id
+    tasks[id] = nil
+    free_ids[#free_ids + 1] = id
     live = live - 1
 end
 
 local function finish(t, ok, ...)
-    local owned, group = t.owned, t.group
-    if owned ~= nil then
-        owned:close()
-    end
+    local group = t.group
     if group ~= nil then
         group:leave(t)
     end
@@ -201,16 +196,20 @@ local function finish(t, ok, ...)
     release(t)
 end
 
-local function on_error(e)
-    return errors.TaskError(e, (traceback("", 2):gsub("^\n", "")))
+-- The run loop reports a task's end: its results, or what it raised and
+-- the traceback of its stack.
+local function on_exit(id, ok, ...)
+    local t = tasks[id]
+    if ok then
+        return finish(t, true, ...)
+    end
+    local value, trace = ...
+    return finish(t, false, errors.TaskError(value, trace))
 end
 
-local function body(t, fn, ...)
-    current = t
-    return finish(t, xpcall(fn, on_error, ...))
-end
-
-local function spawn(owned, fn, ...)
+-- A task is a small table on purpose: an idle conn's whole cost is its
+-- task, coroutine, conn and op, and four fields keep the hash part at four.
+local function spawn(group, fn, ...)
     local id = tremove(free_ids)
     if id == nil then
         top_id = top_id + 1
@@ -220,12 +219,8 @@ local function spawn(owned, fn, ...)
     if op == nil then
         error("lnet.go: out of memory", 2)
     end
-    local t = setmetatable({ id = id, op = op, status = "running", owned = owned }, Task)
-    local args = pack(fn, ...)
-    t.co = co_create(function()
-        return body(t, unpack(args, 1, args.n))
-    end)
-    core.sched_bind(id, t.co)
+    local t = setmetatable({ op = op, status = "running", co = co_create(fn), group = group }, Task)
+    core.sched_bind(id, t.co, ...)
     tasks[id] = t
     live = live + 1
     C.lnet_op_park(op)
@@ -240,10 +235,11 @@ function _M.go(fn, ...)
     return spawn(nil, fn, ...)
 end
 
--- go_owning(obj, fn, ...): go(fn, ...), and obj:close() when the task ends,
--- however it ends (returns, raises, or is dropped by teardown's close-all).
-function _M.go_owning(obj, fn, ...)
-    return spawn(obj, fn, ...)
+-- go_in(group, fn, ...): go(fn, ...) as a member of group, whose
+-- group:leave(task) is called when the task ends, however it ends (a task
+-- dropped by teardown is not left: teardown closes everything).
+function _M.go_in(group, fn, ...)
+    return spawn(group, fn, ...)
 end
 
 -- join([ctx]): the task's own return values, or nil and its TaskError (or
@@ -280,12 +276,11 @@ function Task:cancel()
 end
 
 function Task:__tostring()
-    return "task " .. self.id .. " (" .. self.status .. ")"
+    return "task (" .. self.status .. ")"
 end
 
 -- Event ops run their function here, outside any task.
 local function on_event(id)
-    current = nil
     handlers[-id](event_ops[-id])
 end
 
@@ -319,8 +314,7 @@ function _M.run(fn, ...)
     running = true
     local main = _M.go(fn, ...)
     main.is_main = true
-    local ok, err = pcall(core.sched_drive, main.id, on_event)
-    current = nil
+    local ok, err = pcall(core.sched_drive, main.op.id, on_event, on_exit)
     teardown()
     running = false
     if not ok then

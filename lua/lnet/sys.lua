@@ -11,10 +11,12 @@ ffi.cdef [[
 struct lnet_loop;
 struct lnet_conn;
 struct lnet_listener;
+struct lnet_copy { char *pending; size_t off, len; double written; int failed; };
 /* A prefix of core/op.h's struct lnet_op: the fields Lua reads. */
-struct lnet_op { int id; int state; size_t progress; };
+struct lnet_op { int id; int state; size_t progress; struct lnet_copy copy; };
 struct lnet_sockaddr { union { uint64_t align; char bytes[128]; } u; uint32_t len; };
 
+extern int lnet_sched_current_id;
 struct lnet_loop *lnet_loop_default(void);
 char *lnet_loop_rbuf(struct lnet_loop *loop);
 double lnet_now(void);
@@ -61,8 +63,8 @@ int lnet_conn_shutdown(struct lnet_conn *c, int dir);
 int lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t);
 int lnet_conn_fd(const struct lnet_conn *c);
 
-struct lnet_copy { char *pending; size_t off, len; double written; int failed; };
-int lnet_copy_step(struct lnet_copy *cp, struct lnet_conn *dst, struct lnet_conn *src, struct lnet_op *op);
+void lnet_copy_start(struct lnet_op *op);
+int lnet_copy_step(struct lnet_op *op, struct lnet_conn *dst, struct lnet_conn *src);
 void lnet_copy_release(struct lnet_copy *cp);
 
 struct lnet_listener *lnet_listener_open(struct lnet_loop *loop, int fd, const char *unlink_path);

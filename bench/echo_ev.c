@@ -1,0 +1,276 @@
+/* echo_ev: the floor for lnet's echo benchmark.
+ *
+ * A TCP echo server written straight against libev, the way one would
+ * write it in C with no scripting layer in between. bench/run compares
+ * lnet's scripts/echo.lua against this, so every choice here is the
+ * cheap one an expert would make, and lnet's costs show as the ratio.
+ *
+ * Per connection we hold one small struct: two ev_io watchers and a
+ * pointer to unsent bytes. Reads land in one static 64 KiB buffer shared
+ * by all connections; that is safe because each read is echoed (or its
+ * unsent tail copied out) before the callback returns.
+ *
+ * Usage: echo_ev [host:port]    (default 127.0.0.1:0)
+ * Prints one line, "listening HOST:PORT", once the socket is listening.
+ * SIGINT or SIGTERM closes everything and exits 0. */
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <ev.h>
+
+#define READ_BUF_SIZE (64 * 1024)
+
+/* How many connections one readiness event may accept. Draining the
+ * backlog saves an epoll round trip per connect under a connect storm;
+ * the bound keeps established connections from starving meanwhile. */
+#define ACCEPT_BATCH 64
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+struct conn {
+    ev_io read_w;  /* active while nothing is pending */
+    ev_io write_w; /* active only while pending bytes remain */
+    char *pending; /* unsent tail of the last echo, or NULL */
+    size_t pending_len;
+    size_t pending_off;
+    struct conn *prev, *next; /* all live conns, so shutdown can free them */
+};
+
+static char read_buf[READ_BUF_SIZE];
+static struct conn *conns;
+
+static int would_block(int err) {
+    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+/* The one close path: stop both watchers before close(), because libev
+ * must never see an fd that was closed under an active watcher (ev.pod,
+ * "The special problem of disappearing file descriptors"). */
+static void conn_close(struct ev_loop *loop, struct conn *c) {
+    ev_io_stop(loop, &c->read_w);
+    ev_io_stop(loop, &c->write_w);
+    close(c->read_w.fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    free(c->pending);
+    free(c);
+}
+
+/* Keep what send() could not take and stop reading until it drains. Not
+ * reading lets the peer's socket buffers fill, so a fast writer is slowed
+ * by TCP itself rather than by our memory growing (backpressure). */
+static void conn_park_tail(struct ev_loop *loop, struct conn *c, const char *tail, size_t len) {
+    c->pending = malloc(len);
+    if (!c->pending) {
+        conn_close(loop, c);
+        return;
+    }
+    memcpy(c->pending, tail, len);
+    c->pending_len = len;
+    c->pending_off = 0;
+    ev_io_stop(loop, &c->read_w);
+    ev_io_start(loop, &c->write_w);
+}
+
+/* One recv per wakeup: the watcher is level-triggered, so if more data is
+ * queued libev calls us again, and we skip the recv that would only say
+ * EAGAIN. It also keeps one busy connection from hogging the loop. */
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents) {
+    struct conn *c = container_of(w, struct conn, read_w);
+    (void)revents;
+
+    ssize_t got = recv(w->fd, read_buf, sizeof read_buf, 0);
+    if (got == 0 || (got < 0 && !would_block(errno))) {
+        conn_close(loop, c);
+        return;
+    }
+    if (got < 0) return;
+
+    ssize_t sent = send(w->fd, read_buf, (size_t)got, MSG_NOSIGNAL);
+    if (sent == got) return;
+    if (sent < 0) {
+        if (!would_block(errno)) {
+            conn_close(loop, c);
+            return;
+        }
+        sent = 0;
+    }
+    conn_park_tail(loop, c, read_buf + sent, (size_t)(got - sent));
+}
+
+static void on_writable(struct ev_loop *loop, ev_io *w, int revents) {
+    struct conn *c = container_of(w, struct conn, write_w);
+    (void)revents;
+
+    ssize_t sent =
+        send(w->fd, c->pending + c->pending_off, c->pending_len - c->pending_off, MSG_NOSIGNAL);
+    if (sent < 0) {
+        if (!would_block(errno)) conn_close(loop, c);
+        return;
+    }
+    c->pending_off += (size_t)sent;
+    if (c->pending_off < c->pending_len) return;
+
+    /* Drained: give the memory back, since an idle connection should
+     * cost only its struct, and resume reading. */
+    free(c->pending);
+    c->pending = NULL;
+    ev_io_stop(loop, &c->write_w);
+    ev_io_start(loop, &c->read_w);
+}
+
+static void on_acceptable(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)revents;
+
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                perror("echo_ev: accept4"); /* e.g. EMFILE: retried on the next event */
+            return;
+        }
+
+        /* Echo replies are small and immediate; do not let Nagle hold a
+         * tail back waiting for an ACK. Go sets this by default too. */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+        struct conn *c = calloc(1, sizeof *c);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        ev_io_init(&c->read_w, on_readable, fd, EV_READ);
+        ev_io_init(&c->write_w, on_writable, fd, EV_WRITE);
+        c->next = conns;
+        if (conns) conns->prev = c;
+        conns = c;
+        ev_io_start(loop, &c->read_w);
+    }
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* Split "host:port" or "[v6]:port" in place. */
+static int split_host_port(char *spec, char **host, char **port) {
+    char *colon = strrchr(spec, ':');
+    if (!colon) return -1;
+    *colon = '\0';
+    *port = colon + 1;
+    *host = spec;
+    if (spec[0] == '[') {
+        size_t len = strlen(spec);
+        if (len < 2 || spec[len - 1] != ']') return -1;
+        spec[len - 1] = '\0';
+        *host = spec + 1;
+    }
+    return 0;
+}
+
+static int listen_on(const char *spec_in) {
+    char spec[256];
+    char *host, *port;
+    if (snprintf(spec, sizeof spec, "%s", spec_in) >= (int)sizeof spec ||
+        split_host_port(spec, &host, &port) < 0) {
+        fprintf(stderr, "echo_ev: bad address '%s' (want host:port)\n", spec_in);
+        return -1;
+    }
+
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res;
+    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "echo_ev: %s: %s\n", spec_in, gai_strerror(rc));
+        return -1;
+    }
+
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
+        perror("echo_ev: listen");
+        if (fd >= 0) close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* The runner reads this line to learn the port the kernel picked. */
+static int print_listening(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char ip[INET6_ADDRSTRLEN];
+    int port;
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return -1;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);
+        port = ntohs(sin6->sin6_port);
+        printf("listening [%s]:%d\n", ip, port);
+    } else {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip);
+        port = ntohs(sin->sin_port);
+        printf("listening %s:%d\n", ip, port);
+    }
+    return fflush(stdout) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+        fprintf(stderr, "usage: echo_ev [host:port]\n");
+        return 2;
+    }
+
+    int listen_fd = listen_on(argc == 2 ? argv[1] : "127.0.0.1:0");
+    if (listen_fd < 0) return 1;
+
+    struct ev_loop *loop = ev_default_loop(0);
+    ev_io accept_w;
+    ev_signal int_w, term_w;
+    ev_io_init(&accept_w, on_acceptable, listen_fd, EV_READ);
+    ev_io_start(loop, &accept_w);
+    ev_signal_init(&int_w, on_signal, SIGINT);
+    ev_signal_start(loop, &int_w);
+    ev_signal_init(&term_w, on_signal, SIGTERM);
+    ev_signal_start(loop, &term_w);
+
+    if (print_listening(listen_fd) < 0) {
+        perror("echo_ev: stdout");
+        return 1;
+    }
+
+    ev_run(loop, 0);
+
+    while (conns)
+        conn_close(loop, conns);
+    ev_io_stop(loop, &accept_w);
+    close(listen_fd);
+    ev_signal_stop(loop, &int_w);
+    ev_signal_stop(loop, &term_w);
+    ev_loop_destroy(loop);
+    return 0;
+}

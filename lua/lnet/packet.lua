@@ -1,0 +1,434 @@
+-- lnet.packet (private): packet conns. listen_packet for udp, udp4, udp6,
+-- unixgram, raw IP (ip4:icmp, ip4:<n>, ip6:ipv6-icmp) and the ICMP datagram
+-- socket (udp4:icmp, udp6:ipv6-icmp); and the connected packet conn that
+-- lnet.dial makes for those networks.
+--
+-- As lnet.conn: each call is a fast path and a park, and errors are wrapped
+-- once, here, into Go's OpError. The core moves one whole datagram per call
+-- and reports its real length, so truncation is never silent
+-- (core/packet.h).
+
+local ffi = require "ffi"
+local bit = require "bit"
+local sys = require "lnet.sys"
+local sched = require "lnet.sched"
+local errors = require "lnet.errors"
+local addr = require "lnet.addr"
+local conn = require "lnet.conn"
+
+ffi.cdef [[
+struct lnet_packet;
+struct lnet_packet *lnet_packet_open(struct lnet_loop *loop, int fd);
+void lnet_packet_free(struct lnet_packet *p);
+int lnet_packet_close(struct lnet_packet *p);
+int lnet_packet_recvfrom(struct lnet_packet *p, struct lnet_op *op, char *buf, size_t max,
+                         struct lnet_sockaddr *from, int *size);
+int lnet_packet_sendto(struct lnet_packet *p, struct lnet_op *op, const char *buf, size_t len,
+                       const struct lnet_sockaddr *to);
+int lnet_packet_connect(struct lnet_packet *p, const struct lnet_sockaddr *a);
+int lnet_packet_set_deadline(struct lnet_packet *p, int dirs, double t);
+int lnet_packet_fd(const struct lnet_packet *p);
+]]
+
+local C, K, codes = sys.C, sys.const, sys.codes
+local rbuf = sys.rbuf
+local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
+local band = bit.band
+local setmetatable, type, error, tostring = setmetatable, type, error, tostring
+local floor, min = math.floor, math.min
+local self_task, park, ctx_err = sched.self_task, sched.park, sched.ctx_err
+
+local AGAIN = -codes.EAGAIN
+local READ, WRITE = 1, 2
+local RBUF_SIZE = 65536 -- LNET_RBUF_SIZE: the most one read returns
+local DEFAULT_MAX = 65535
+local IPV4_HEADER_MAX = 60
+local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
+local ErrClosed = errors.ErrClosed
+local code_error, deadline = conn.code_error, conn.deadline
+
+local _M = {}
+
+-- Go's net.ErrWriteToConnected: write_to on a conn that dial connected.
+_M.ErrWriteToConnected = errors.sentinel("use of WriteTo with pre-connected connection")
+
+local sa = ffi_new("struct lnet_sockaddr") -- what a read fills in
+local to = ffi_new("struct lnet_sockaddr") -- what a write sends to; refilled per try
+local sizep = ffi_new("int[1]")
+
+-- The address object for a kernel address; nil for an unnamed unix socket,
+-- as Go has it.
+local function addr_of(s, net)
+    local a = addr.from_sockaddr(s, net)
+    if a ~= nil and a.name == "" then
+        return nil
+    end
+    return a
+end
+
+local PacketConn = {}
+PacketConn.__index = PacketConn
+
+-- Wraps fd (owned from here on); raddr is the peer of a connected conn.
+local function open(fd, spec, family, raddr)
+    local p = C.lnet_packet_open(sys.loop, fd)
+    if p == nil then
+        return nil, SyscallError("malloc", errors.errno.ENOMEM)
+    end
+    local self = setmetatable({
+        p = ffi_gc(p, C.lnet_packet_free),
+        net = spec.name,
+        spec = spec,
+        family = family,
+        raddr = raddr,
+        -- Raw IPv4 reads carry the IP header: Go strips it, and so do we.
+        ip4hdr = spec.socktype == K.SOCK_RAW and family == K.AF_INET,
+    }, PacketConn)
+    if C.lnet_fd_sockname(fd, sa) == 0 then
+        self.laddr = addr_of(sa, spec.name)
+    end
+    return self
+end
+
+-- A socket for spec in family, with Go's options; returns the fd in an
+-- int[1] (so it can be closed), or nil and the error.
+local function new_socket(spec, family, v6only)
+    local fdp = ffi_new("int[1]", C.lnet_fd_socket(family, spec.socktype, spec.proto or 0))
+    local fd = fdp[0]
+    if fd < 0 then
+        return nil, SyscallError("socket", from_errno(-fd))
+    end
+    local rc = 0
+    if family == K.AF_INET6 and spec.socktype ~= K.SOCK_RAW then
+        rc = C.lnet_fd_setsockopt_int(fd, K.IPPROTO_IPV6, K.IPV6_V6ONLY, v6only and 1 or 0)
+    end
+    if rc == 0 and family ~= K.AF_UNIX then
+        rc = C.lnet_fd_setsockopt_int(fd, K.SOL_SOCKET, K.SO_BROADCAST, 1)
+    end
+    if rc < 0 then
+        C.lnet_fd_close(fdp)
+        return nil, SyscallError("setsockopt", from_errno(-rc))
+    end
+    return fdp
+end
+
+-- Binds the socket in fdp to a, closing it on failure.
+local function bind(fdp, a, family)
+    local _, err = addr.to_sockaddr(sa, a, family)
+    if err == nil then
+        local rc = C.lnet_fd_bind(fdp[0], sa)
+        if rc < 0 then
+            err = SyscallError("bind", from_errno(-rc))
+        end
+    end
+    if err ~= nil then
+        C.lnet_fd_close(fdp)
+    end
+    return err
+end
+
+-- listen_packet(network, address): a PacketConn bound to address, or nil
+-- and an OpError. A wildcard "udp" address is a dual-stack [::] socket.
+function _M.listen_packet(network, address)
+    if type(network) ~= "string" then
+        error("bad argument #1 to 'listen_packet' (string expected, got " .. type(network) .. ")", 2)
+    end
+    local spec, err = addr.network(network)
+    if spec ~= nil and not spec.packet then
+        spec, err = nil, errors.UnknownNetworkError(network)
+    end
+    if spec == nil then
+        return nil, OpError("listen", network, nil, nil, err)
+    end
+    local addrs
+    addrs, err = addr.resolve(spec, address, true)
+    if addrs == nil then
+        return nil, OpError("listen", network, nil, nil, err)
+    end
+    local a = addrs[1]
+    local family, v6only = addr.socket_family(spec, a)
+    local fdp
+    fdp, err = new_socket(spec, family, v6only)
+    err = err or bind(fdp, a, family)
+    if err ~= nil then
+        return nil, OpError("listen", network, nil, a, err)
+    end
+    local c
+    c, err = open(fdp[0], spec, family)
+    if c == nil then
+        return nil, OpError("listen", network, nil, a, err)
+    end
+    return c
+end
+
+-- dial's hook for packet networks, with dial.lua's connect signature: a
+-- connected PacketConn, or nil and the error. connect(2) on a datagram
+-- socket only fixes the peer, so there is nothing to wait for and the
+-- deadline and ctx that bound a stream connect have nothing to bound.
+function _M.connect(_, spec, a, local_addr)
+    local family = addr.socket_family(spec, a)
+    local fdp, err = new_socket(spec, family, spec.v == 6)
+    if fdp == nil then
+        return nil, err
+    end
+    if local_addr ~= nil then
+        err = bind(fdp, local_addr, family)
+        if err ~= nil then
+            return nil, err
+        end
+    end
+    local _
+    _, err = addr.to_sockaddr(to, a, family)
+    if err ~= nil then
+        C.lnet_fd_close(fdp)
+        return nil, err
+    end
+    local c
+    c, err = open(fdp[0], spec, family, a)
+    if c == nil then
+        return nil, err
+    end
+    local rc = C.lnet_packet_connect(c.p, to)
+    if rc < 0 then
+        C.lnet_packet_close(c.p)
+        return nil, SyscallError("connect", from_errno(-rc))
+    end
+    if C.lnet_fd_sockname(C.lnet_packet_fd(c.p), sa) == 0 then
+        c.laddr = addr_of(sa, spec.name)
+    end
+    return c
+end
+
+function PacketConn:op_error(op, err, raddr)
+    return OpError(op, self.net, self.laddr, raddr or self.raddr, err)
+end
+
+local function max_arg(max, name)
+    if max == nil then
+        return DEFAULT_MAX
+    end
+    if type(max) ~= "number" or max < 0 or max ~= max then
+        error("bad argument #1 to '" .. name .. "' (non-negative number expected, got " .. tostring(max) .. ")", 3)
+    end
+    return min(floor(max), RBUF_SIZE)
+end
+
+-- One datagram: data, size (nil: cut, length unknown), ttl (raw IPv4 only),
+-- or nil and the unwrapped error. from, unless nil, gets the sender.
+local function recv(self, max, from, ctx, syscall)
+    local t = self_task(3)
+    local op, p = t.op, self.p
+    local cerr = ctx_err(ctx)
+    if cerr ~= nil then
+        return nil, cerr
+    end
+    local room = max
+    if self.ip4hdr then
+        room = min(max + IPV4_HEADER_MAX, RBUF_SIZE)
+    end
+    local n = C.lnet_packet_recvfrom(p, op, rbuf, room, from, sizep)
+    while n == AGAIN do
+        local err = park(t, ctx)
+        if err ~= nil then
+            C.lnet_op_abandon(op)
+            return nil, err
+        end
+        n = C.lnet_packet_recvfrom(p, op, rbuf, room, from, sizep)
+    end
+    if n < 0 then
+        return nil, code_error(n, syscall)
+    end
+    local size, off, ttl = sizep[0], 0, nil
+    if self.ip4hdr and n >= 20 then
+        local hl = band(rbuf[0], 0x0f) * 4
+        if band(rbuf[0], 0xf0) == 0x40 and hl >= 20 and hl <= n then
+            off, ttl = hl, band(rbuf[8], 0xff)
+        end
+    end
+    local len = min(n - off, max)
+    if size < 0 then
+        size = nil
+    else
+        size = size - off
+    end
+    return ffi_string(rbuf + off, len), size, ttl
+end
+
+-- read_from([max [, ctx]]): data, addr, info for the next datagram, where
+-- info.truncated says it was longer than max and info.size is its real
+-- length (nil where the kernel does not say: ICMP datagram sockets);
+-- info.ttl is the IPv4 TTL on raw ip4 networks. max defaults to 65,535 and
+-- is capped at 64 KiB; a max of 0 takes the datagram and returns "".
+function PacketConn:read_from(max, ctx)
+    max = max_arg(max, "read_from")
+    local data, size, ttl = recv(self, max, sa, ctx, "recvfrom")
+    if data == nil then
+        return nil, self:op_error("read", size)
+    end
+    return data, addr_of(sa, self.net), { truncated = size == nil or size > #data, size = size, ttl = ttl }
+end
+
+-- read([max [, ctx]]): the next datagram's data (at most max bytes; "" for
+-- an empty datagram). read_from says whether it was cut.
+function PacketConn:read(max, ctx)
+    max = max_arg(max, "read")
+    local data, err = recv(self, max, nil, ctx, "read")
+    if data == nil then
+        return nil, self:op_error("read", err)
+    end
+    return data
+end
+
+-- One send of s to `dest` (an address object, or nil: the connected peer):
+-- nil on success, else the unwrapped error.
+local function send(self, s, dest, ctx, syscall)
+    local t = self_task(3)
+    local op, p = t.op, self.p
+    local cerr = ctx_err(ctx)
+    if cerr ~= nil then
+        return cerr
+    end
+    local target, len = nil, #s
+    if dest ~= nil then
+        local _, err = addr.to_sockaddr(to, dest, self.family)
+        if err ~= nil then
+            return err
+        end
+        target = to
+    end
+    local rc = C.lnet_packet_sendto(p, op, s, len, target)
+    while rc == AGAIN do
+        local err = park(t, ctx)
+        if err ~= nil then
+            C.lnet_op_abandon(op)
+            return err
+        end
+        if dest ~= nil then
+            -- Another task's write may have used `to` while this one waited.
+            addr.to_sockaddr(to, dest, self.family)
+        end
+        rc = C.lnet_packet_sendto(p, op, s, len, target)
+    end
+    if rc < 0 then
+        return code_error(rc, syscall)
+    end
+    return nil
+end
+
+local function string_arg(s, name)
+    if type(s) ~= "string" then
+        error("bad argument #1 to '" .. name .. "' (string expected, got " .. type(s) .. ")", 3)
+    end
+end
+
+-- write_to(data, addr [, ctx]): #data once the datagram went out whole, or
+-- nil and an OpError (EMSGSIZE when it is too big: nothing is split). addr
+-- is an address object or a string; a host name is resolved on each call.
+function PacketConn:write_to(s, address, ctx)
+    string_arg(s, "write_to")
+    local dest = address
+    if type(address) == "string" then
+        local addrs, err = addr.resolve(self.spec, address, false)
+        if addrs == nil then
+            return nil, self:op_error("write", err)
+        end
+        dest = addrs[1]
+    elseif not addr.is_addr(address) then
+        error("bad argument #2 to 'write_to' (address expected, got " .. type(address) .. ")", 2)
+    end
+    if self.raddr ~= nil then
+        return nil, OpError("write", self.net, self.laddr, dest, _M.ErrWriteToConnected)
+    end
+    local err = send(self, s, dest, ctx, "sendto")
+    if err ~= nil then
+        return nil, OpError("write", self.net, self.laddr, dest, err)
+    end
+    return #s
+end
+
+-- write(s [, ctx]): s as one datagram to the connected peer: #s, or 0 and
+-- an OpError (a conn's write contract; a datagram goes whole or not at all).
+function PacketConn:write(s, ctx)
+    string_arg(s, "write")
+    local err = send(self, s, nil, ctx, "write")
+    if err ~= nil then
+        return 0, self:op_error("write", err)
+    end
+    return #s
+end
+
+function PacketConn:close()
+    local rc = C.lnet_packet_close(self.p)
+    if rc < 0 then
+        return nil, self:op_error("close", code_error(rc, "close"))
+    end
+    return true
+end
+
+-- local_addr(), remote_addr(): kept from open, so they work after close;
+-- remote_addr is nil unless dial connected the conn.
+function PacketConn:local_addr()
+    return self.laddr
+end
+
+function PacketConn:remote_addr()
+    return self.raddr
+end
+
+local function set_error(self, err)
+    return nil, OpError("set", self.net, nil, self.laddr, err)
+end
+
+local function set_deadline(self, dirs, t, name)
+    if C.lnet_packet_set_deadline(self.p, dirs, deadline(t, name)) < 0 then
+        return set_error(self, ErrClosed)
+    end
+    return true
+end
+
+function PacketConn:set_deadline(t)
+    return set_deadline(self, READ + WRITE, t, "set_deadline")
+end
+
+function PacketConn:set_read_deadline(t)
+    return set_deadline(self, READ, t, "set_read_deadline")
+end
+
+function PacketConn:set_write_deadline(t)
+    return set_deadline(self, WRITE, t, "set_write_deadline")
+end
+
+local function buffer(self, opt, n, name)
+    if type(n) ~= "number" or n ~= n then
+        error("bad argument #1 to '" .. name .. "' (number expected, got " .. type(n) .. ")", 3)
+    end
+    local fd = C.lnet_packet_fd(self.p)
+    if fd < 0 then
+        return set_error(self, ErrClosed)
+    end
+    local rc = C.lnet_fd_setsockopt_int(fd, K.SOL_SOCKET, opt, n)
+    if rc < 0 then
+        return set_error(self, code_error(rc, "setsockopt"))
+    end
+    return true
+end
+
+function PacketConn:set_read_buffer(n)
+    return buffer(self, K.SO_RCVBUF, n, "set_read_buffer")
+end
+
+function PacketConn:set_write_buffer(n)
+    return buffer(self, K.SO_SNDBUF, n, "set_write_buffer")
+end
+
+function PacketConn:__tostring()
+    local s = "packet conn " .. self.net .. " " .. tostring(self.laddr)
+    if self.raddr ~= nil then
+        s = s .. "->" .. tostring(self.raddr)
+    end
+    return s
+end
+
+_M.PacketConn = PacketConn
+
+return _M
