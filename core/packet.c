@@ -130,8 +130,6 @@ static int recv_one(struct lnet_packet *p, char *buf, size_t max, struct lnet_so
 int lnet_packet_recvfrom(struct lnet_packet *p, struct lnet_op *op, char *buf, size_t max,
                          struct lnet_sockaddr *from, int *size) {
     struct lnet_side *s = &p->rd;
-    /* A call that has not parked yet: whatever it finds was already waiting. */
-    int fresh = op->side == NULL;
     int rc;
     if (p->fd < 0) return -LNET_ECLOSED;
     if ((rc = lnet_side_enter(s, op)) < 0) return rc;
@@ -142,8 +140,10 @@ int lnet_packet_recvfrom(struct lnet_packet *p, struct lnet_op *op, char *buf, s
         } else {
             rc = recv_one(p, buf, max, from, size);
             if (rc >= 0) {
-                p->burst = fresh ? p->burst + 1 : 0;
-                if (p->burst >= LNET_PACKET_BURST) p->ring = ring_new();
+                if (++p->burst >= LNET_PACKET_BURST) {
+                    p->ring = ring_new(); /* NULL: no memory, read one at a time */
+                    p->burst = 0;
+                }
                 lnet_side_leave(s, op);
                 return rc;
             }

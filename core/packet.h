@@ -17,8 +17,8 @@
  *
  * Special problem of datagram rates: one recvmsg per datagram makes the
  * syscall, not the work, the cost of a busy socket. So once a burst is
- * seen (LNET_PACKET_BURST reads in a row found a datagram already waiting
- * when they were called), the conn gets a ring of LNET_PACKET_RING slots,
+ * seen (LNET_PACKET_BURST reads in a row found a datagram without waiting
+ * for readiness in between), the conn gets a ring of LNET_PACKET_RING slots,
  * refilled with one recvmmsg whenever it runs empty; reads take datagrams
  * from it in arrival order before they ask the kernel again. A quiet
  * socket never gets one. Every slot holds LNET_RBUF_SIZE bytes, the largest
@@ -47,7 +47,7 @@ struct lnet_packet_ring;
 struct lnet_packet {
     struct lnet_handle h;
     int fd;
-    int burst; /* reads in a row that found a datagram waiting */
+    int burst; /* datagrams read since the last wait for readiness */
     struct lnet_side rd, wr;
     struct lnet_packet_ring *ring; /* NULL until a burst is seen */
 };

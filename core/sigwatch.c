@@ -17,6 +17,7 @@ struct lnet_signal *lnet_signal_new(struct lnet_loop *loop, int signum, struct l
     if (s == NULL) return NULL;
     s->loop = loop;
     s->op = op;
+    sigaction(signum, NULL, &s->saved);
     ev_signal_init(&s->w, signal_cb, signum);
     ev_signal_start(loop->ev, &s->w);
     lnet_op_park(op);
@@ -32,5 +33,6 @@ unsigned lnet_signal_take(struct lnet_signal *s) {
 void lnet_signal_free(struct lnet_signal *s) {
     if (s == NULL) return;
     ev_signal_stop(s->loop->ev, &s->w);
+    sigaction(s->w.signum, &s->saved, NULL);
     free(s);
 }

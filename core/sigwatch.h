@@ -1,13 +1,15 @@
 /*
  * Signals through the loop: an ev_signal watcher counts deliveries and wakes
  * an event op; the binding runs its Lua side from the run loop, never from
- * the handler. libev restores the default disposition when the last watcher
- * of a signal stops.
+ * the handler. One watcher per signal at a time. When it stops, the
+ * disposition the signal had before is back (libev would leave SIG_DFL:
+ * wrong for SIGPIPE, which lnet ignores, or a test runner's own handler).
  */
 #ifndef LNET_SIGWATCH_H
 #define LNET_SIGWATCH_H
 
 #include <ev.h>
+#include <signal.h>
 
 struct lnet_loop;
 struct lnet_op;
@@ -15,8 +17,9 @@ struct lnet_op;
 struct lnet_signal {
     ev_signal w;
     struct lnet_loop *loop;
-    struct lnet_op *op; /* woken on every delivery; the caller re-parks it */
-    unsigned pending;   /* deliveries not yet taken */
+    struct lnet_op *op;     /* woken on every delivery; the caller re-parks it */
+    unsigned pending;       /* deliveries not yet taken */
+    struct sigaction saved; /* the disposition to restore */
 };
 
 /* Starts watching signum; op is parked until the first delivery. */

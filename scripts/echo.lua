@@ -1,17 +1,28 @@
--- echo: a TCP echo server. Every conn is served by its own task, which
--- writes back whatever it reads until the peer closes.
---   lnet scripts/echo.lua [address] [--ctx]     (default 127.0.0.1:0)
--- Prints "listening ADDRESS" once the listener is up. SIGINT or SIGTERM is
--- a graceful shutdown: no new conns, idle conns closed, each read in
--- progress answered, at most 5 s. With --ctx the handlers also pass the
--- context to every write (reads always take it: that is how an idle conn
--- learns of the shutdown); bench/run compares the two.
+-- echo: a TCP echo server. Every conn is served by its own task.
+--   lnet scripts/echo.lua [address] [--rw] [--ctx | --no-ctx]
+-- (address defaults to 127.0.0.1:0). Prints "listening ADDRESS" once the
+-- listener is up.
+--
+-- By default each conn is `lnet.copy(c, c, ctx)`, Go's `io.Copy(c, c)`:
+-- the bytes never become Lua strings. --rw echoes with the read/write loop
+-- a protocol script would have instead (one string per read).
+--
+-- SIGINT or SIGTERM is a graceful shutdown: no new conns, idle conns
+-- closed, data already read echoed, at most 5 s from the signal. The ctx
+-- that carries it goes to every read (how an idle conn learns of the
+-- shutdown); with --rw, --ctx also passes it to every write, and --no-ctx
+-- passes none (idle conns then hold the shutdown until the grace ends):
+-- bench/run's ctx phase compares those two.
 local lnet = require "lnet"
 
-local address, with_ctx = "127.0.0.1:0", false
+local address, rw, read_ctx, write_ctx = "127.0.0.1:0", false, true, false
 for _, a in ipairs({ ... }) do
-    if a == "--ctx" then
-        with_ctx = true
+    if a == "--rw" then
+        rw = true
+    elseif a == "--ctx" then
+        read_ctx, write_ctx = true, true
+    elseif a == "--no-ctx" then
+        read_ctx, write_ctx = false, false
     else
         address = a
     end
@@ -21,15 +32,19 @@ local ln = assert(lnet.listen("tcp", address))
 io.stdout:write("listening ", tostring(ln:addr()), "\n")
 io.stdout:flush()
 
-local function echo(c, ctx)
-    local wctx = with_ctx and ctx or nil
+local function echo_rw(c, ctx)
+    local rctx = read_ctx and ctx or nil
+    local wctx = write_ctx and ctx or nil
     while true do
-        local data = c:read(65536, ctx)
+        local data = c:read(65536, rctx)
         if data == nil or c:write(data, wctx) ~= #data then
             return
         end
     end
 end
 
-local grace = lnet.context.with_timeout(lnet.context.background(), 5)
-assert(lnet.serve(ln, echo, lnet.main_context(), grace))
+local function echo_copy(c, ctx)
+    lnet.copy(c, c, read_ctx and ctx or nil)
+end
+
+assert(lnet.serve(ln, rw and echo_rw or echo_copy, lnet.main_context(), 5))

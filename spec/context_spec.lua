@@ -4,7 +4,12 @@
 -- fails at once, and a call already waiting is woken within a loop turn.
 -- The error is an OpError wrapping ctx:err() for conn, listener and dial
 -- operations, the plain ctx error for sleep, join, channels, wait groups.
--- (A dial is Go's: a ctx already done fails it before it connects.)
+-- (A dial is Go's: a ctx already done fails it before it connects. A dial
+-- is made to wait on loopback by filling a backlog-1 listener's accept
+-- queue: the kernel then drops the SYN.) Timing asserts allow 50 ms for
+-- "one loop turn". The million-children churns run here in full (about
+-- 2 s, 4 s under ASan; their time limit is raised); bench/ctx.lua prints
+-- the same with VmRSS.
 
 local lnet = require "lnet"
 local context = lnet.context
@@ -42,7 +47,7 @@ local function pair(network)
     return c, s
 end
 
--- A context already cancelled (by cancel, or by its deadline).
+-- A context already cancelled.
 local function cancelled()
     local ctx, cancel = context.with_cancel(bg)
     cancel()
@@ -50,10 +55,11 @@ local function cancelled()
 end
 
 -- Shrinks c's send buffer and writes until even a 1-byte write would
--- block; returns the bytes that went out, all unread. Over unix sockets:
--- TCP's window keeps moving a byte at a time (zero-window probes), so a
--- "full" TCP conn takes a 1-byte write a few ms later. The writes take an
--- already cancelled ctx, so each sends what it can at once, never waiting.
+-- block; returns the bytes that went out, all unread. Meant for unix
+-- sockets: over TCP the window keeps moving a byte at a time (zero-window
+-- probes), so a "full" TCP conn takes a 1-byte write a few ms later. The
+-- writes take an already cancelled ctx, so each sends what it can at once
+-- and never waits.
 local FILL_CHUNK = string.rep("f", 1024 * 1024)
 local function fill(c)
     assert(c:set_write_buffer(4096))
@@ -677,6 +683,20 @@ describe("conn:write with a ctx", function()
     end)
 end)
 
+describe("lnet.dial with a ctx", function()
+    it("a ctx done before the dial fails it even where connect completes at once (unix)", function()
+        local ln = assert(lnet.listen("unix", ("@lnet-context-spec-dial-%d-%d"):format(os.time(), math.random(1e9))))
+        local c, err = lnet.dial("unix", tostring(ln:addr()), cancelled())
+        assert.is_nil(c)
+        assert.are.equal("dial", errors.as(err, "OpError").op)
+        assert.is_true(errors.is(err, Canceled), tostring(err))
+        -- the same dial without the ctx connects at once
+        c = assert(lnet.dial("unix", tostring(ln:addr())))
+        c:close()
+        ln:close()
+    end)
+end)
+
 describe("channels with a ctx", function()
     it("a cancelled recv leaves no ghost receiver: a later send still waits", function()
         local ch = lnet.channel()
@@ -775,6 +795,27 @@ describe("ctx:done", function()
         end)
         assert.is_nil(bg:err())
         assert.is_nil(bg:deadline())
+    end)
+
+    it("done(bound) ends with nil and the bound's error when the bound is done first", function()
+        local ctx, cancel = context.with_cancel(bg)
+        local bound, cancel_bound = context.with_cancel(bg)
+        local waiter = lnet.go(function()
+            return pack(ctx:done(bound))
+        end)
+        lnet.sleep(0.01)
+        local t0 = lnet.now()
+        cancel_bound()
+        assert.are.same(pack(nil, Canceled), waiter:join())
+        assert.is_true(lnet.now() - t0 < WAKE)
+        assert.is_nil(ctx:err())
+        cancel()
+        -- with its own ctx done first, the bound does not matter
+        local other = context.with_timeout(bg, 60)
+        assert.are.same(pack(Canceled), pack(ctx:done(other)))
+        -- background() bounded: only the bound ends it
+        local short = context.with_timeout(bg, 0.01)
+        assert.are.same(pack(nil, DeadlineExceeded), pack(bg:done(short)))
     end)
 
     it("many tasks waiting on one ctx all wake on its cancel", function()

@@ -33,15 +33,17 @@ local C = ffi.C
 local SIGUSR1, SIGUSR2 = core.signals.SIGUSR1, core.signals.SIGUSR2
 local WAKE = 0.05
 
-local function raise(sig)
-    assert(C.lnet_signal_spec_kill(C.lnet_signal_spec_getpid(), sig) == 0)
-end
-
 -- true while some handler (lnet's, through libev) catches sig.
 local function caught(sig)
     local old = ffi.new("struct lnet_signal_spec_sigaction")
     assert(C.lnet_signal_spec_sigaction(sig, nil, old) == 0)
     return ffi.cast("intptr_t", old.handler) ~= 0
+end
+
+-- Sends sig to this process, only while a handler catches it.
+local function raise(sig)
+    assert(caught(sig), "nobody catches signal " .. sig .. ": sending it would kill the test run")
+    assert(C.lnet_signal_spec_kill(C.lnet_signal_spec_getpid(), sig) == 0)
 end
 
 -- Lets tasks started by cancellations (after_func) run.
@@ -95,12 +97,16 @@ describe("lnet.signal.notify_context", function()
         raise(SIGUSR2)
         assert.are.equal(Canceled, a:done())
         assert.are.equal(Canceled, b:done())
-        -- cancelled, both give up their registrations, even before stop()
+        -- As in Go, the signals stay caught (and swallowed) until stop().
         settle()
-        assert.is_false(caught(SIGUSR1))
-        assert.is_false(caught(SIGUSR2))
+        assert.is_true(caught(SIGUSR1))
+        assert.is_true(caught(SIGUSR2))
+        raise(SIGUSR1)
+        settle()
         stop_a()
         stop_b()
+        assert.is_false(caught(SIGUSR1))
+        assert.is_false(caught(SIGUSR2))
     end)
 
     it("a signal not listed leaves it live", function()
@@ -139,7 +145,7 @@ describe("lnet.signal.notify_context", function()
         settle()
     end)
 
-    it("is a child of its parent: the parent's cancel ends it and its registrations", function()
+    it("is a child of its parent: the parent's cancel ends it; stop() ends its registrations", function()
         local parent, cancel = context.with_cancel(context.with_value(bg, "k", "v"))
         local ctx, stop = signal.notify_context(parent, "SIGUSR1")
         assert.are.equal("v", ctx:value("k"))
@@ -147,9 +153,10 @@ describe("lnet.signal.notify_context", function()
         cancel()
         assert.are.equal(Canceled, ctx:err())
         settle()
-        assert.is_false(caught(SIGUSR1))
         assert.are.equal(0, context.children_count(parent))
+        assert.is_true(caught(SIGUSR1))
         stop()
+        assert.is_false(caught(SIGUSR1))
     end)
 
     it("keeps the parent's deadline, and a deadline ends it with DeadlineExceeded", function()
@@ -158,19 +165,18 @@ describe("lnet.signal.notify_context", function()
         assert.are.equal(parent:deadline(), ctx:deadline())
         assert.are.equal(DeadlineExceeded, ctx:done())
         settle()
-        assert.is_false(caught(SIGUSR1))
         stop()
+        assert.is_false(caught(SIGUSR1))
         cancel()
     end)
 
-    it("under a parent already done, it is born done and holds nothing", function()
+    it("under a parent already done, it is born done; stop() releases the signal", function()
         local parent, cancel = context.with_cancel(bg)
         cancel()
         local ctx, stop = signal.notify_context(parent, "SIGUSR1")
         assert.are.equal(Canceled, ctx:err())
-        settle()
-        assert.is_false(caught(SIGUSR1))
         stop()
+        assert.is_false(caught(SIGUSR1))
     end)
 
     it("a signal wakes every operation waiting under the ctx", function()

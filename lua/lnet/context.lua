@@ -235,31 +235,31 @@ function Context:value(k)
     return nil
 end
 
--- done([ctx2]): blocks the task until this context is done, and returns its
--- err; a second context bounds the wait (nil, its error).
+-- done([bound]): blocks the task until this context is done and returns its
+-- err; a second context bounds the wait (nil and its error).
 function Context:done(bound)
-    local c = self.canceler
     local t = sched.self_task(2)
-    if c == nil then
-        -- background() is never done: only the bound can end the wait.
-        if bound == nil then
-            error("background context is never done", 2)
-        end
-        local err = bound:done()
-        return nil, err
+    local op = t.op
+    local c = self.canceler
+    if c == nil and bound == nil then
+        error("background context is never done", 2)
     end
-    while c.done_err == nil do
-        C.lnet_op_park(t.op)
-        local err = sched.park(t, c)
-        if err ~= nil and err ~= c.done_err then
-            C.lnet_op_abandon(t.op)
+    while c == nil or c.done_err == nil do
+        -- Registered with both: c here, bound through park.
+        if c ~= nil then
+            c.waiters[t] = true
+        end
+        C.lnet_op_park(op)
+        local err = sched.park(t, bound)
+        if c ~= nil then
+            c.waiters[t] = nil
+        end
+        if err ~= nil then
+            C.lnet_op_abandon(op)
             return nil, err
         end
-        if bound ~= nil and bound:err() ~= nil then
-            return nil, bound:err()
-        end
     end
-    C.lnet_op_abandon(t.op)
+    C.lnet_op_abandon(op)
     return c.done_err
 end
 

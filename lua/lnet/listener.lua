@@ -198,9 +198,13 @@ function Handlers:leave(t)
     self.wg:done()
 end
 
--- Waits for the handlers, for as long as grace (a context) allows; then
--- cancels those left and waits for them to unwind.
+-- Waits for the handlers, for as long as grace allows (a context, or
+-- seconds counted from now); then cancels those left and waits for them to
+-- unwind.
 function Handlers:drain(grace)
+    if type(grace) == "number" then
+        grace = context.with_timeout(context.background(), grace)
+    end
     local ok, err = self.wg:wait(grace)
     if ok then
         return true
@@ -222,7 +226,8 @@ end
 -- done, each conn served by handler(conn, ctx) in its own task and closed
 -- when the handler ends. With a ctx, its cancellation is a graceful
 -- shutdown: the listener closes, and serve waits for the handlers to finish,
--- for as long as the grace context allows (then they are cancelled).
+-- for as long as grace allows (a context, or seconds from the shutdown;
+-- then they are cancelled).
 -- Handlers that pass ctx to their reads stop when idle and finish what they
 -- have read. Returns true, or nil and the accept (or grace) error.
 function _M.serve(ln, handler, ctx, grace)
@@ -233,7 +238,9 @@ function _M.serve(ln, handler, ctx, grace)
         error("bad argument #2 to 'serve' (function expected, got " .. type(handler) .. ")", 2)
     end
     check_context(ctx, 3)
-    check_context(grace, 4)
+    if type(grace) ~= "number" then
+        check_context(grace, 4)
+    end
     local handlers = setmetatable({ live = {}, wg = sched.wait_group() }, Handlers)
     local delay, failure = 0, nil
     while true do

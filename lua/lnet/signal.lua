@@ -83,7 +83,10 @@ sched.at_teardown(function()
 end)
 
 -- notify_context(parent, sig, ...): a child of parent cancelled when any of
--- the signals arrives; stop() unregisters and cancels it (Go's NotifyContext).
+-- the signals arrives; stop() unregisters and cancels it (Go's
+-- NotifyContext). As in Go, the signals stay caught until stop(), also
+-- after the context is done: a second SIGTERM during a graceful shutdown
+-- does not kill the process.
 function _M.notify_context(parent, ...)
     if not context.is_context(parent) then
         error("bad argument #1 to 'notify_context' (context expected, got " .. type(parent) .. ")", 2)
@@ -106,8 +109,6 @@ function _M.notify_context(parent, ...)
     for i = 1, #nums do
         watch(nums[i]).cancels[cancel] = true
     end
-    -- Cancelled by its parent or by a signal: the registrations go too.
-    context.after_func(ctx, stop)
     return ctx, stop
 end
 
