@@ -22,9 +22,27 @@ local Canceled = errors.Canceled
 
 local _M = {}
 
+-- Small integer ids, reused once given back, so the tables indexed by them
+-- stay arrays. (`#t + 1` would not do: with holes, # may land anywhere.)
+local function id_pool()
+    return { free = {}, top = 0 }
+end
+
+local function take_id(pool)
+    local id = tremove(pool.free)
+    if id == nil then
+        pool.top = pool.top + 1
+        id = pool.top
+    end
+    return id
+end
+
+local function give_id(pool, id)
+    pool.free[#pool.free + 1] = id
+end
+
 local tasks = {} -- id -> live task
-local free_ids = {} -- ids of finished tasks, reused so `tasks` stays small
-local top_id = 0 -- the highest id ever given (`#tasks` is unreliable with holes)
+local task_ids = id_pool()
 local live = 0 -- how many tasks have not finished
 local running = false -- inside lnet.run
 
@@ -83,8 +101,8 @@ local function park(t, ctx)
 end
 _M.park = park
 
--- The error a ctx already carries: blocking calls check it before they
--- start, so a cancelled ctx fails the call even when it would not block.
+-- The error a ctx already carries: dial checks it before it starts (its
+-- resolution and connect would wait anyway).
 function _M.ctx_err(ctx)
     local c = ctx and ctx.canceler
     return c and c.done_err
@@ -95,15 +113,10 @@ end
 -- must not block; it may wake tasks.
 local handlers = {} -- -id -> function(op)
 local event_ops = {} -- -id -> op
-local free_handler_ids = {}
-local top_handler = 0
+local event_ids = id_pool()
 
 function _M.event(fn)
-    local n = tremove(free_handler_ids)
-    if n == nil then
-        top_handler = top_handler + 1
-        n = top_handler
-    end
+    local n = take_id(event_ids)
     local op = C.lnet_op_new(loop, -n)
     if op == nil then
         error("lnet: out of memory", 2)
@@ -118,7 +131,7 @@ function _M.event_free(op)
     C.lnet_op_free(op)
     handlers[n] = nil
     event_ops[n] = nil
-    free_handler_ids[#free_handler_ids + 1] = n
+    give_id(event_ids, n)
 end
 
 -- Wait lists: plain arrays of tasks waiting on a Lua-side condition
@@ -170,7 +183,7 @@ local function release(t)
     C.lnet_op_free(t.op)
     t.op = nil
     tasks[id] = nil
-    free_ids[#free_ids + 1] = id
+    give_id(task_ids, id)
     live = live - 1
 end
 
@@ -210,11 +223,7 @@ end
 -- A task is a small table on purpose: an idle conn's whole cost is its
 -- task, coroutine, conn and op, and four fields keep the hash part at four.
 local function spawn(group, fn, ...)
-    local id = tremove(free_ids)
-    if id == nil then
-        top_id = top_id + 1
-        id = top_id
-    end
+    local id = take_id(task_ids)
     local op = C.lnet_op_new(loop, id)
     if op == nil then
         error("lnet.go: out of memory", 2)
