@@ -95,6 +95,10 @@ function _M.listen(network, address, opts)
         return nil, OpError("listen", network, nil, nil, err)
     end
     local a = addrs[1]
+    if spec.packet then
+        -- Go's Listen has no stream for a datagram network: listen_packet does.
+        return nil, OpError("listen", network, nil, a, errors.AddrError("unexpected address type", address))
+    end
     local fd
     fd, err = listen_socket(spec, a, opts)
     if fd == nil then

@@ -36,7 +36,7 @@ local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
 local band = bit.band
 local setmetatable, type, error, tostring = setmetatable, type, error, tostring
 local floor, min = math.floor, math.min
-local self_task, park, ctx_err = sched.self_task, sched.park, sched.ctx_err
+local self_task, park = sched.self_task, sched.park
 
 local AGAIN = -codes.EAGAIN
 local READ, WRITE = 1, 2
@@ -134,9 +134,6 @@ function _M.listen_packet(network, address)
         error("bad argument #1 to 'listen_packet' (string expected, got " .. type(network) .. ")", 2)
     end
     local spec, err = addr.network(network)
-    if spec ~= nil and not spec.packet then
-        spec, err = nil, errors.UnknownNetworkError(network)
-    end
     if spec == nil then
         return nil, OpError("listen", network, nil, nil, err)
     end
@@ -146,6 +143,10 @@ function _M.listen_packet(network, address)
         return nil, OpError("listen", network, nil, nil, err)
     end
     local a = addrs[1]
+    if not spec.packet then
+        -- Go's ListenPacket on a stream network, as its Listen on a datagram one.
+        return nil, OpError("listen", network, nil, a, errors.AddrError("unexpected address type", address))
+    end
     local family, v6only = addr.socket_family(spec, a)
     local fdp
     fdp, err = new_socket(spec, family, v6only)
@@ -218,10 +219,6 @@ end
 local function recv(self, max, from, ctx, syscall)
     local t = self_task(3)
     local op, p = t.op, self.p
-    local cerr = ctx_err(ctx)
-    if cerr ~= nil then
-        return nil, cerr
-    end
     local room = max
     if self.ip4hdr then
         room = min(max + IPV4_HEADER_MAX, RBUF_SIZE)
@@ -284,10 +281,6 @@ end
 local function send(self, s, dest, ctx, syscall)
     local t = self_task(3)
     local op, p = t.op, self.p
-    local cerr = ctx_err(ctx)
-    if cerr ~= nil then
-        return cerr
-    end
     local target, len = nil, #s
     if dest ~= nil then
         local _, err = addr.to_sockaddr(to, dest, self.family)
