@@ -4,67 +4,9 @@
 local lnet = require "lnet"
 local errors = lnet.errors
 
-local MiB = 1024 * 1024
-
--- A connected loopback TCP pair: the dialed end and the accepted end.
-local function pair()
-    local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
-    local acc = lnet.go(function()
-        return ln:accept()
-    end)
-    local c, err = lnet.dial("tcp", tostring(ln:addr()))
-    local s, aerr = acc:join()
-    ln:close()
-    assert(c, tostring(err))
-    assert(s, tostring(aerr))
-    return c, s
-end
-
--- Reads exactly n bytes (or until EOF/error); returns the bytes and the error.
-local function read_full(c, n)
-    local parts, got = {}, 0
-    while got < n do
-        local s, err = c:read(math.min(n - got, 65536))
-        if s == nil then
-            return table.concat(parts), err
-        end
-        parts[#parts + 1] = s
-        got = got + #s
-    end
-    return table.concat(parts)
-end
-
--- Reads until EOF; returns everything and the error that ended it.
-local function read_all(c)
-    local parts = {}
-    while true do
-        local s, err = c:read(65536)
-        if s == nil then
-            return table.concat(parts), err
-        end
-        parts[#parts + 1] = s
-    end
-end
-
--- A string of n bytes that is not uniform, so misplaced bytes show.
-local function pattern(n)
-    local block = {}
-    for i = 0, 255 do
-        block[#block + 1] = string.char(i)
-    end
-    local s = table.concat(block)
-    return string.rep(s, math.ceil(n / #s)):sub(1, n)
-end
-
--- Shrinks the buffers so a write parks quickly. (A receive buffer much
--- smaller than the loopback MSS stalls TCP itself on zero-window probes, so
--- the reader's stays at 64 KiB.)
-local function small_buffers(writer, reader)
-    assert(writer:set_write_buffer(4096))
-    if reader then
-        assert(reader:set_read_buffer(65536))
-    end
-end
+local support = require "support"
+local MiB, pair, pattern = support.MiB, support.pair, support.pattern
+local read_full, read_all, small_buffers = support.read_full, support.read_all, support.small_buffers
 
 describe("conn (seed §1)", function()
     it("a reader and a writer may be in flight at once in different tasks", function()
@@ -320,11 +262,7 @@ describe("conn (seed §1)", function()
     it("local_addr and remote_addr are address objects", function()
         local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
         local lport = ln:addr().port
-        local acc = lnet.go(function()
-            return ln:accept()
-        end)
-        local c = assert(lnet.dial("tcp", "127.0.0.1:" .. lport))
-        local s = assert(acc:join())
+        local c, s = support.dial_accept(ln, "tcp", "127.0.0.1:" .. lport)
         ln:close()
         local loopback = lnet.ip.parse_addr("127.0.0.1")
 
@@ -347,17 +285,12 @@ describe("conn (seed §1)", function()
     end)
 
     it("unix conns carry data and name their path", function()
-        local path = os.tmpname()
-        os.remove(path)
+        local path = support.free_path()
         local ln = assert(lnet.listen("unix", path))
         assert.are.equal(path, ln:addr().name)
         assert.are.equal("unix", ln:addr():network())
         assert.are.equal(path, tostring(ln:addr()))
-        local acc = lnet.go(function()
-            return ln:accept()
-        end)
-        local c = assert(lnet.dial("unix", path))
-        local s = assert(acc:join())
+        local c, s = support.dial_accept(ln, "unix", path)
         ln:close()
         assert.are.equal(path, c:remote_addr().name)
         assert.are.equal("unix", c:remote_addr():network())

@@ -19,40 +19,9 @@ local sched = require "lnet.sched"
 local bg = context.background()
 local Canceled, DeadlineExceeded = context.Canceled, context.DeadlineExceeded
 
--- "Within one loop turn", generously: a cancelled wait must be over by then.
-local WAKE = 0.05
-
-local function pack(...)
-    return { n = select("#", ...), ... }
-end
-
--- A connected pair over loopback tcp, or over an abstract unix socket.
-local unix_seq = 0
-local function pair(network)
-    local address = "127.0.0.1:0"
-    if network == "unix" then
-        unix_seq = unix_seq + 1
-        address = ("@lnet-context-spec-%d-%d-%d"):format(os.time(), unix_seq, math.random(1e9))
-    end
-    network = network or "tcp"
-    local ln = assert(lnet.listen(network, address))
-    local acc = lnet.go(function()
-        return ln:accept()
-    end)
-    local c, err = lnet.dial(network, tostring(ln:addr()))
-    local s, aerr = acc:join()
-    ln:close()
-    assert(c, tostring(err))
-    assert(s, tostring(aerr))
-    return c, s
-end
-
--- A context already cancelled.
-local function cancelled()
-    local ctx, cancel = context.with_cancel(bg)
-    cancel()
-    return ctx
-end
+local support = require "support"
+local WAKE, pack, pair, cancelled = support.WAKE, support.pack, support.pair, support.cancelled
+local read_exactly = support.read_exactly
 
 -- Shrinks c's send buffer and writes until even a 1-byte write would
 -- block; returns the bytes that went out, all unread. Meant for unix
@@ -87,18 +56,6 @@ local function fill(c)
     return total
 end
 
--- Reads exactly want bytes from s and returns them.
-local function read_exactly(s, want)
-    local parts, got = {}, 0
-    while got < want do
-        local d, err = s:read(math.min(65536, want - got))
-        assert(d, tostring(err))
-        parts[#parts + 1] = d
-        got = got + #d
-    end
-    return table.concat(parts)
-end
-
 -- A listener whose accept queue is full, so that a dial to it waits (the
 -- kernel drops the SYN); the conns that filled it are kept in fx.held.
 local function full_listener()
@@ -117,6 +74,56 @@ local function full_listener()
     error("16 dials to a backlog-1 listener all connected: cannot make a dial wait")
 end
 
+-- fail(r) of a call that fails with nil, err.
+local function nil_and_error(r)
+    assert.is_nil(r[1])
+    return r[2]
+end
+
+-- cleanup(fx) of the conn fixtures.
+local function close_conns(fx)
+    fx.c:close()
+    fx.s:close()
+end
+
+-- The dial fixtures: block(fx, ctx) dials fx.addr, a full listener's, so
+-- it waits; ready points fx.addr at a second listener that takes the dial
+-- at once. make_dialer, where given, makes fx.d.
+local function dial_op(name, block, make_dialer)
+    return {
+        name = name,
+        op = "dial",
+        -- Go's DialContext: a ctx done before the dial fails it, even to a
+        -- listener that would take it at once.
+        done_fails_ready = true,
+        setup = function()
+            local ln, held = full_listener()
+            return { ln = ln, held = held, addr = tostring(ln:addr()), d = make_dialer and make_dialer() }
+        end,
+        block = block,
+        fail = nil_and_error,
+        ready = function(fx)
+            if fx.ln2 == nil then
+                fx.ln2 = assert(lnet.listen("tcp", "127.0.0.1:0"))
+            end
+            fx.addr = tostring(fx.ln2:addr())
+        end,
+        ok = function(_, r)
+            assert.is_not_nil(r[1], tostring(r[2]))
+            r[1]:close()
+        end,
+        cleanup = function(fx)
+            fx.ln:close()
+            if fx.ln2 then
+                fx.ln2:close()
+            end
+            for _, c in ipairs(fx.held) do
+                c:close()
+            end
+        end,
+    }
+end
+
 -- The blocking operations. Each fixture starts in a state where the call
 -- has to wait; ready(fx), where given, makes it able to complete at once,
 -- and ok(fx, ...) checks a completed call. fail(r) returns the error from a
@@ -133,10 +140,7 @@ local ops = {
         block = function(fx, ctx)
             return fx.c:read(64, ctx)
         end,
-        fail = function(r)
-            assert.is_nil(r[1])
-            return r[2]
-        end,
+        fail = nil_and_error,
         ready = function(fx)
             assert.are.equal(5, fx.s:write("ready"))
             lnet.sleep(0.01)
@@ -144,10 +148,7 @@ local ops = {
         ok = function(_, r)
             assert.are.equal("ready", r[1])
         end,
-        cleanup = function(fx)
-            fx.c:close()
-            fx.s:close()
-        end,
+        cleanup = close_conns,
     },
     {
         name = "conn:write",
@@ -177,10 +178,7 @@ local ops = {
             assert.are.equal("w", read_exactly(fx.s, 1))
             fx.sent = 0
         end,
-        cleanup = function(fx)
-            fx.c:close()
-            fx.s:close()
-        end,
+        cleanup = close_conns,
     },
     {
         name = "ln:accept",
@@ -191,10 +189,7 @@ local ops = {
         block = function(fx, ctx)
             return fx.ln:accept(ctx)
         end,
-        fail = function(r)
-            assert.is_nil(r[1])
-            return r[2]
-        end,
+        fail = nil_and_error,
         ready = function(fx)
             fx.clients[#fx.clients + 1] = assert(lnet.dial("tcp", tostring(fx.ln:addr())))
             lnet.sleep(0.01)
@@ -211,78 +206,14 @@ local ops = {
             end
         end,
     },
-    {
-        name = "lnet.dial",
-        op = "dial",
-        -- Go's DialContext: a ctx done before the dial fails it, even to a
-        -- listener that would take it at once.
-        done_fails_ready = true,
-        setup = function()
-            local ln, held = full_listener()
-            return { ln = ln, held = held, addr = tostring(ln:addr()) }
-        end,
-        block = function(fx, ctx)
-            return lnet.dial("tcp", fx.addr, ctx)
-        end,
-        fail = function(r)
-            assert.is_nil(r[1])
-            return r[2]
-        end,
-        ready = function(fx)
-            if fx.ln2 == nil then
-                fx.ln2 = assert(lnet.listen("tcp", "127.0.0.1:0"))
-            end
-            fx.addr = tostring(fx.ln2:addr())
-        end,
-        ok = function(_, r)
-            assert.is_not_nil(r[1], tostring(r[2]))
-            r[1]:close()
-        end,
-        cleanup = function(fx)
-            fx.ln:close()
-            if fx.ln2 then
-                fx.ln2:close()
-            end
-            for _, c in ipairs(fx.held) do
-                c:close()
-            end
-        end,
-    },
-    {
-        name = "dialer:dial",
-        op = "dial",
-        done_fails_ready = true,
-        setup = function()
-            local ln, held = full_listener()
-            return { ln = ln, held = held, addr = tostring(ln:addr()), d = lnet.dialer { timeout = 30 } }
-        end,
-        block = function(fx, ctx)
-            return fx.d:dial("tcp", fx.addr, ctx)
-        end,
-        fail = function(r)
-            assert.is_nil(r[1])
-            return r[2]
-        end,
-        ready = function(fx)
-            if fx.ln2 == nil then
-                fx.ln2 = assert(lnet.listen("tcp", "127.0.0.1:0"))
-            end
-            fx.addr = tostring(fx.ln2:addr())
-        end,
-        ok = function(_, r)
-            assert.is_not_nil(r[1], tostring(r[2]))
-            r[1]:close()
-        end,
-        cleanup = function(fx)
-            fx.ln:close()
-            if fx.ln2 then
-                fx.ln2:close()
-            end
-            for _, c in ipairs(fx.held) do
-                c:close()
-            end
-        end,
-    },
+    dial_op("lnet.dial", function(fx, ctx)
+        return lnet.dial("tcp", fx.addr, ctx)
+    end),
+    dial_op("dialer:dial", function(fx, ctx)
+        return fx.d:dial("tcp", fx.addr, ctx)
+    end, function()
+        return lnet.dialer { timeout = 30 }
+    end),
     {
         name = "lnet.sleep",
         -- a sleep always waits: no state completes it at once
@@ -293,10 +224,7 @@ local ops = {
         block = function(fx, ctx)
             return lnet.sleep(fx.sec, ctx)
         end,
-        fail = function(r)
-            assert.is_nil(r[1])
-            return r[2]
-        end,
+        fail = nil_and_error,
         ready = function(fx)
             fx.sec = 0.005
         end,
@@ -318,10 +246,7 @@ local ops = {
         block = function(fx, ctx)
             return fx.task:join(ctx)
         end,
-        fail = function(r)
-            assert.is_nil(r[1])
-            return r[2]
-        end,
+        fail = nil_and_error,
         ready = function(fx)
             if fx.task.status == "running" then
                 fx.ch:send(true)
@@ -349,10 +274,7 @@ local ops = {
         block = function(fx, ctx)
             return fx.ch:send("v", ctx)
         end,
-        fail = function(r)
-            assert.is_nil(r[1])
-            return r[2]
-        end,
+        fail = nil_and_error,
         ready = function(fx)
             assert.are.equal("first", (fx.ch:recv()))
         end,
@@ -397,10 +319,7 @@ local ops = {
         block = function(fx, ctx)
             return fx.wg:wait(ctx)
         end,
-        fail = function(r)
-            assert.is_nil(r[1])
-            return r[2]
-        end,
+        fail = nil_and_error,
         ready = function(fx)
             fx.wg:done()
         end,
@@ -653,15 +572,9 @@ describe("conn:write with a ctx", function()
             assert.is_true(n > 0 and n < #big, "n = " .. tostring(n))
             -- the peer gets exactly those n bytes, then what is written next
             local reader = lnet.go(function()
-                local parts = {}
-                while true do
-                    local d, rerr = s:read(65536)
-                    if d == nil then
-                        assert.are.equal(lnet.EOF, rerr)
-                        return table.concat(parts)
-                    end
-                    parts[#parts + 1] = d
-                end
+                local got, rerr = support.read_all(s)
+                assert.are.equal(lnet.EOF, rerr)
+                return got
             end)
             assert.are.equal(4, c:write("tail"))
             assert(c:close_write())
@@ -685,7 +598,7 @@ end)
 
 describe("lnet.dial with a ctx", function()
     it("a ctx done before the dial fails it even where connect completes at once (unix)", function()
-        local ln = assert(lnet.listen("unix", ("@lnet-context-spec-dial-%d-%d"):format(os.time(), math.random(1e9))))
+        local ln = assert(lnet.listen("unix", support.abstract_unix()))
         local c, err = lnet.dial("unix", tostring(ln:addr()), cancelled())
         assert.is_nil(c)
         assert.are.equal("dial", errors.as(err, "OpError").op)

@@ -3,35 +3,8 @@
 local lnet = require "lnet"
 local errors = lnet.errors
 
-local MiB = 1024 * 1024
-
-local function pair()
-    local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
-    local c = assert(lnet.dial("tcp", tostring(ln:addr())))
-    local s = assert(ln:accept())
-    ln:close()
-    return c, s
-end
-
--- Bytes that differ along the stream, so a lost or repeated chunk shows.
-local function pattern(n)
-    local parts = {}
-    for i = 1, n / 1024 do
-        parts[i] = string.format("%08d", i) .. string.rep(string.char(65 + i % 26), 1016)
-    end
-    return table.concat(parts)
-end
-
-local function read_all(c)
-    local parts = {}
-    while true do
-        local d, err = c:read(65536)
-        if d == nil then
-            return table.concat(parts), err
-        end
-        parts[#parts + 1] = d
-    end
-end
+local support = require "support"
+local MiB, pair, pattern, read_all = support.MiB, support.pair, support.pattern, support.read_all
 
 describe("lnet.copy", function()
     it("copies everything from one conn to another until EOF and returns the count", function()

@@ -7,34 +7,8 @@
 local lnet = require "lnet"
 local errors = lnet.errors
 
-local MiB = 1024 * 1024
-local SLACK = 2 -- "at once" / "promptly": well under this many seconds
-
-local function pair()
-    local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
-    local acc = lnet.go(function()
-        return ln:accept()
-    end)
-    local c, err = lnet.dial("tcp", tostring(ln:addr()))
-    local s, aerr = acc:join()
-    ln:close()
-    assert(c, tostring(err))
-    assert(s, tostring(aerr))
-    return c, s
-end
-
-local function read_full(c, n)
-    local parts, got = {}, 0
-    while got < n do
-        local s, err = c:read(n - got)
-        if s == nil then
-            return table.concat(parts), err
-        end
-        parts[#parts + 1] = s
-        got = got + #s
-    end
-    return table.concat(parts)
-end
+local support = require "support"
+local MiB, SLACK, pair, read_full = support.MiB, support.SLACK, support.pair, support.read_full
 
 -- Asserts err is the deadline error of op on the given addresses.
 local function assert_timeout(err, op, text)
@@ -91,8 +65,7 @@ local function write_kind()
     local k = { name = "write" }
     local c, s = pair()
     k.c, k.s = c, s
-    assert(c:set_write_buffer(4096))
-    assert(s:set_read_buffer(65536))
+    support.small_buffers(c, s)
     -- Fill the send path: nobody reads s yet.
     assert(c:set_write_deadline(lnet.now() + 0.1))
     local n, err = c:write(string.rep("f", 8 * MiB))
@@ -277,41 +250,26 @@ rule("nil clears the deadline: the operation then waits for as long as it takes"
     feeder:join()
 end)
 
-rule("a deadline of exactly lnet.now() fails the next operation at once, even when it could succeed", function(k)
-    k.feed()
-    lnet.sleep(0.02) -- the operation is now ready
-    assert.is_true(k.set(lnet.now()))
-    local t0 = lnet.now()
-    local ok, err, n = k.op()
-    assert.is_nil(ok)
-    assert_timeout(err, k.name)
-    assert.is_true(lnet.now() - t0 < SLACK)
-    if k.name == "write" then
-        assert.are.equal(0, n) -- nothing went out
-    end
-    assert.is_true(k.set(nil))
-    local ok2, res = k.op()
-    assert.is_true(ok2, tostring(res))
-    k.check_success(res)
-end)
-
-rule("a deadline in the past (1) fails the next operation at once, even when it could succeed", function(k)
-    k.feed()
-    lnet.sleep(0.02)
-    assert.is_true(k.set(1))
-    local t0 = lnet.now()
-    local ok, err, n = k.op()
-    assert.is_nil(ok)
-    assert_timeout(err, k.name)
-    assert.is_true(lnet.now() - t0 < SLACK)
-    if k.name == "write" then
-        assert.are.equal(0, n) -- nothing went out
-    end
-    assert.is_true(k.set(nil))
-    local ok2, res = k.op()
-    assert.is_true(ok2, tostring(res))
-    k.check_success(res)
-end)
+for _, case in ipairs({ { "of exactly lnet.now()", function() return lnet.now() end },
+    { "in the past (1)", function() return 1 end } }) do
+    rule("a deadline " .. case[1] .. " fails the next operation at once, even when it could succeed", function(k)
+        k.feed()
+        lnet.sleep(0.02) -- the operation is now ready
+        assert.is_true(k.set(case[2]()))
+        local t0 = lnet.now()
+        local ok, err, n = k.op()
+        assert.is_nil(ok)
+        assert_timeout(err, k.name)
+        assert.is_true(lnet.now() - t0 < SLACK)
+        if k.name == "write" then
+            assert.are.equal(0, n) -- nothing went out
+        end
+        assert.is_true(k.set(nil))
+        local ok2, res = k.op()
+        assert.is_true(ok2, tostring(res))
+        k.check_success(res)
+    end)
+end
 
 rule("extending the deadline of an operation in flight lets it go on", function(k)
     local t0 = lnet.now()
@@ -432,8 +390,7 @@ describe("deadlines (seed §2)", function()
 
     it("a write deadline with a full send buffer returns n, err with n the bytes sent so far", function()
         local c, s = pair()
-        assert(c:set_write_buffer(4096))
-        assert(s:set_read_buffer(65536))
+        support.small_buffers(c, s)
         local size = 8 * MiB
         local data = string.rep("0123456789abcdef", size / 16)
         local d = lnet.now() + 0.1
@@ -446,16 +403,8 @@ describe("deadlines (seed §2)", function()
         assert_timeout(err, "write")
         -- the peer receives exactly those n bytes, and they are data's prefix
         assert.is_true(c:close())
-        local parts = {}
-        while true do
-            local chunk, rerr = s:read(65536)
-            if chunk == nil then
-                assert.is_true(rawequal(rerr, lnet.EOF), tostring(rerr))
-                break
-            end
-            parts[#parts + 1] = chunk
-        end
-        local got = table.concat(parts)
+        local got, rerr = support.read_all(s)
+        assert.is_true(rawequal(rerr, lnet.EOF), tostring(rerr))
         assert.are.equal(n, #got)
         assert.is_true(got == data:sub(1, n), "received bytes are not the prefix written")
         s:close()

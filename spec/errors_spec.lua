@@ -5,18 +5,7 @@
 local lnet = require "lnet"
 local errors = lnet.errors
 
-local function pair()
-    local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
-    local acc = lnet.go(function()
-        return ln:accept()
-    end)
-    local c, err = lnet.dial("tcp", tostring(ln:addr()))
-    local s, aerr = acc:join()
-    ln:close()
-    assert(c, tostring(err))
-    assert(s, tostring(aerr))
-    return c, s
-end
+local pair = require("support").pair
 
 -- A loopback port nothing listens on (just freed).
 local function dead_port()

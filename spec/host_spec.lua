@@ -2,8 +2,7 @@
 -- These run the built host as a child through the shell; each command is
 -- bounded by timeout(1).
 
-local build = os.getenv("LNET_BUILD") or "build"
-local host = build .. "/lnet"
+local host = require("support").host
 
 -- Runs a shell command, returning its output (stdout and stderr) and exit code.
 local function sh(cmd)

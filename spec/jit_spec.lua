@@ -18,12 +18,18 @@ local function jit_log(fn)
     return log
 end
 
-local function pair()
-    local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
-    local c = assert(lnet.dial("tcp", tostring(ln:addr())))
-    local s = assert(ln:accept())
-    ln:close()
-    return c, s
+local pair = require("support").pair
+
+-- 3000 request/replies on c with an echo at the other end, then c's EOF
+-- ends the echo task, which is joined.
+local function ping(c, echo)
+    for i = 1, 3000 do
+        local msg = "ping " .. i
+        assert(c:write(msg) == #msg)
+        assert(c:read(100) == msg)
+    end
+    c:close_write()
+    echo:join()
 end
 
 -- jit.v names a chunk by its file's base name: lnet's are these.
@@ -76,13 +82,7 @@ describe("the JIT", function()
                     end
                 end
             end)
-            for i = 1, 3000 do
-                local msg = "ping " .. i
-                assert(c:write(msg) == #msg)
-                assert(c:read(100) == msg)
-            end
-            c:close_write()
-            echo:join()
+            ping(c, echo)
         end)
         assert.truthy(log:find("conn.lua", 1, true), "the conn path was not compiled")
         assert.are.same({}, lnet_aborts(log))
@@ -94,13 +94,7 @@ describe("the JIT", function()
         local c, s = pair()
         local log = jit_log(function()
             local echo = lnet.go(lnet.copy, s, s)
-            for i = 1, 3000 do
-                local msg = "ping " .. i
-                assert(c:write(msg) == #msg)
-                assert(c:read(100) == msg)
-            end
-            c:close_write()
-            echo:join()
+            ping(c, echo)
         end)
         assert.are.same({}, lnet_aborts(log))
         c:close()

@@ -10,27 +10,8 @@ local function exists(path)
     return ffi.C.access(path, 0) == 0
 end
 
-local function read_full(c, n)
-    local parts, got = {}, 0
-    while got < n do
-        local s, err = c:read(n - got)
-        if s == nil then
-            return table.concat(parts), err
-        end
-        parts[#parts + 1] = s
-        got = got + #s
-    end
-    return table.concat(parts)
-end
-
-local function ipv6_loopback()
-    local ln = lnet.listen("tcp6", "[::1]:0")
-    if ln == nil then
-        return false
-    end
-    ln:close()
-    return true
-end
+local support = require "support"
+local read_full, ipv6_loopback = support.read_full, support.ipv6_loopback
 
 describe("listener (seed §4)", function()
     it("accept blocks until a conn arrives", function()
@@ -151,11 +132,7 @@ describe("listener (seed §4)", function()
 
     it("closing the listener leaves accepted conns working", function()
         local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
-        local acc = lnet.go(function()
-            return ln:accept()
-        end)
-        local c = assert(lnet.dial("tcp", tostring(ln:addr())))
-        local s = assert(acc:join())
+        local c, s = support.dial_accept(ln)
         assert.is_true(ln:close())
         assert.are.equal(4, c:write("ping"))
         assert.are.equal("ping", read_full(s, 4))
@@ -233,11 +210,7 @@ describe("listener (seed §4)", function()
         assert.are.equal("[::]:" .. a.port, tostring(a))
         assert.is_true(a.ip == lnet.ip.parse_addr("::"))
         -- IPv4 clients reach it, and are seen as IPv4
-        local acc = lnet.go(function()
-            return ln:accept()
-        end)
-        local c = assert(lnet.dial("tcp", "127.0.0.1:" .. a.port))
-        local s = assert(acc:join())
+        local c, s = support.dial_accept(ln, "tcp", "127.0.0.1:" .. a.port)
         assert.are.equal(tostring(c:local_addr()), tostring(s:remote_addr()))
         assert.are.equal("127.0.0.1:" .. c:local_addr().port, tostring(s:remote_addr()))
         c:close()
@@ -262,11 +235,7 @@ describe("listener (seed §4)", function()
         local ln = assert(lnet.listen("tcp6", "[::1]:0"))
         local a = ln:addr()
         assert.are.equal("[::1]:" .. a.port, tostring(a))
-        local acc = lnet.go(function()
-            return ln:accept()
-        end)
-        local c = assert(lnet.dial("tcp6", tostring(a)))
-        local s = assert(acc:join())
+        local c, s = support.dial_accept(ln, "tcp6", tostring(a))
         assert.are.equal("[::1]:" .. a.port, tostring(c:remote_addr()))
         c:close()
         s:close()
@@ -288,8 +257,7 @@ describe("listener (seed §4)", function()
     end)
 
     it("a unix listener removes its socket file on close", function()
-        local path = os.tmpname()
-        os.remove(path)
+        local path = support.free_path()
         local ln = assert(lnet.listen("unix", path))
         assert.is_true(exists(path))
         assert.are.equal(path, ln:addr().name)
@@ -302,8 +270,7 @@ describe("listener (seed §4)", function()
     end)
 
     it("listen on a unix path already bound fails with EADDRINUSE", function()
-        local path = os.tmpname()
-        os.remove(path)
+        local path = support.free_path()
         local ln = assert(lnet.listen("unix", path))
         local ln2, err = lnet.listen("unix", path)
         assert.is_nil(ln2)

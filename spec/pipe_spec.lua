@@ -11,7 +11,8 @@ local sys = require "lnet.sys"
 local errors, context = lnet.errors, lnet.context
 local C = sys.C
 
-local SLACK = 2 -- "at once" / "promptly": well under this many seconds
+local support = require "support"
+local SLACK = support.SLACK
 
 -- Runs fn(...) in a task; returns the task.
 local function go(fn, ...)
@@ -23,6 +24,16 @@ local function settle()
     for _ = 1, 5 do
         lnet.sleep(0)
     end
+end
+
+-- Writes data on one end in a task and reads it on the other with
+-- read(max): the read gets it whole and the write returns #data.
+local function pass(from, to, data, max)
+    local w = go(function()
+        return from:write(data)
+    end)
+    assert.are.equal(data, to:read(max))
+    assert.are.equal(#data, w:join())
 end
 
 -- Asserts err is op's OpError on the pipe wrapping inner.
@@ -53,11 +64,7 @@ describe("lnet.pipe", function()
             local cli, srv = lnet.pipe()
             local lines = { { cli, srv, "hello, world" }, { srv, cli, "line 2" }, { cli, srv, "a third line" } }
             for _, l in ipairs(lines) do
-                local w = go(function()
-                    return l[1]:write(l[3])
-                end)
-                assert.are.equal(l[3], l[2]:read(#l[3] + 10))
-                assert.are.equal(#l[3], w:join())
+                pass(l[1], l[2], l[3], #l[3] + 10)
             end
             go(function()
                 srv:close()
@@ -451,10 +458,25 @@ describe("lnet.pipe", function()
         -- Kinds, as in deadline_spec.lua: op() is the operation under test on
         -- c, feed() makes one op able to succeed (a task on the other end
         -- that writes or reads "data"), set(t) the deadline.
+
+        -- A kind's common part: a new pipe, c the end under test and s the
+        -- other; cleanup closes both and joins the feeders.
+        local function pipe_kind(name)
+            local k = { name = name, feeders = {} }
+            k.c, k.s = lnet.pipe()
+            function k.cleanup()
+                k.c:close()
+                k.s:close()
+                for _, f in ipairs(k.feeders) do
+                    f:join()
+                end
+            end
+            return k
+        end
+
         local function read_kind()
-            local k = { name = "read", feeders = {} }
-            local c, s = lnet.pipe()
-            k.c, k.s = c, s
+            local k = pipe_kind("read")
+            local c, s = k.c, k.s
             function k.set(t)
                 return c:set_read_deadline(t)
             end
@@ -473,20 +495,13 @@ describe("lnet.pipe", function()
             function k.check_success(data)
                 assert.are.equal("data", data) -- one write, whole, nothing lost
             end
-            function k.cleanup()
-                c:close()
-                s:close()
-                for _, f in ipairs(k.feeders) do
-                    f:join()
-                end
-            end
             return k
         end
 
         local function write_kind()
-            local k = { name = "write", feeders = {}, got = {} }
-            local c, s = lnet.pipe()
-            k.c, k.s = c, s
+            local k = pipe_kind("write")
+            k.got = {}
+            local c, s = k.c, k.s
             function k.set(t)
                 return c:set_write_deadline(t)
             end
@@ -507,13 +522,6 @@ describe("lnet.pipe", function()
             function k.check_success()
                 settle()
                 assert.are.equal("data", k.got[#k.got])
-            end
-            function k.cleanup()
-                c:close()
-                s:close()
-                for _, f in ipairs(k.feeders) do
-                    f:join()
-                end
             end
             return k
         end
@@ -624,37 +632,24 @@ describe("lnet.pipe", function()
                 end)
         end
 
-        rule("extending the deadline of an operation in flight lets it go on", function(k)
-            local t0 = lnet.now()
-            assert.is_true(k.set(t0 + 0.1))
-            local task = go(function()
-                return k.op()
+        for _, case in ipairs({ { "extending", function() return lnet.now() + 5 end },
+            { "clearing", function() return nil end } }) do
+            rule(case[1] .. " the deadline of an operation in flight lets it go on", function(k)
+                local t0 = lnet.now()
+                assert.is_true(k.set(t0 + 0.1))
+                local task = go(function()
+                    return k.op()
+                end)
+                lnet.sleep(0.03)
+                assert.is_true(k.set(case[2]()))
+                lnet.sleep(t0 + 0.25 - lnet.now())
+                assert.are.equal("running", task.status, "the original deadline still fired")
+                k.feed()
+                local ok, res = task:join()
+                assert.is_true(ok, tostring(res))
+                k.check_success(res)
             end)
-            lnet.sleep(0.03)
-            assert.is_true(k.set(lnet.now() + 5))
-            lnet.sleep(t0 + 0.25 - lnet.now())
-            assert.are.equal("running", task.status, "the original deadline still fired")
-            k.feed()
-            local ok, res = task:join()
-            assert.is_true(ok, tostring(res))
-            k.check_success(res)
-        end)
-
-        rule("clearing the deadline of an operation in flight lets it go on", function(k)
-            local t0 = lnet.now()
-            assert.is_true(k.set(t0 + 0.1))
-            local task = go(function()
-                return k.op()
-            end)
-            lnet.sleep(0.03)
-            assert.is_true(k.set(nil))
-            lnet.sleep(t0 + 0.25 - lnet.now())
-            assert.are.equal("running", task.status, "the original deadline still fired")
-            k.feed()
-            local ok, res = task:join()
-            assert.is_true(ok, tostring(res))
-            k.check_success(res)
-        end)
+        end
 
         rule("moving the deadline of an operation in flight earlier re-arms it", function(k)
             assert.is_true(k.set(lnet.now() + 30))
@@ -742,11 +737,7 @@ describe("lnet.pipe", function()
             assert.are.equal(6, n)
             assert_timeout(err, "write")
             assert.is_true(c1:set_write_deadline(nil))
-            local w2 = go(function()
-                return c1:write("next")
-            end)
-            assert.are.equal("next", c2:read(100))
-            assert.are.equal(4, w2:join())
+            pass(c1, c2, "next", 100)
             c1:close()
             c2:close()
         end)
@@ -761,11 +752,7 @@ describe("lnet.pipe", function()
             assert.are.equal("ok", r:join())
             assert.is_true(c1:set_read_deadline(nil))
             assert.is_true(c1:set_write_deadline(1))
-            local w = go(function()
-                return c2:write("ok")
-            end)
-            assert.are.equal("ok", c1:read(10))
-            assert.are.equal(2, w:join())
+            pass(c2, c1, "ok", 10)
             assert.is_true(c1:set_deadline(1))
             local _, rerr = c1:read(10)
             assert_timeout(rerr, "read")
@@ -824,19 +811,14 @@ describe("lnet.pipe", function()
     describe("contexts", function()
         it("a cancelled ctx fails a call that has to wait, at once, and the pipe stays usable", function()
             local c1, c2 = lnet.pipe()
-            local ctx, cancel = context.with_cancel(context.background())
-            cancel()
+            local ctx = support.cancelled()
             local data, err = c2:read(10, ctx)
             assert.is_nil(data)
             assert_op_error(err, "read", context.Canceled)
             local n, werr = c1:write("data", ctx)
             assert.are.equal(0, n)
             assert_op_error(werr, "write", context.Canceled)
-            local w = go(function()
-                return c1:write("data")
-            end)
-            assert.are.equal("data", c2:read(10))
-            assert.are.equal(4, w:join())
+            pass(c1, c2, "data", 10)
             c1:close()
             c2:close()
         end)
@@ -856,11 +838,7 @@ describe("lnet.pipe", function()
             assert.is_nil(data)
             assert_op_error(err, "read", context.Canceled)
             assert.is_true(t - t0 < SLACK)
-            local w = go(function()
-                return c1:write("whole")
-            end)
-            assert.are.equal("whole", c2:read(10))
-            assert.are.equal(5, w:join())
+            pass(c1, c2, "whole", 10)
             c1:close()
             c2:close()
         end)
@@ -877,11 +855,7 @@ describe("lnet.pipe", function()
             assert.are.equal(4, n)
             assert_op_error(err, "write", context.Canceled)
             -- the rest is gone; the next write is whole
-            local w2 = go(function()
-                return c1:write("next")
-            end)
-            assert.are.equal("next", c2:read(100))
-            assert.are.equal(4, w2:join())
+            pass(c1, c2, "next", 100)
             c1:close()
             c2:close()
         end)

@@ -6,8 +6,8 @@ local errors = lnet.errors
 local context = lnet.context
 local process = lnet.process
 
-local build = os.getenv("LNET_BUILD") or "build"
-local host = build .. "/lnet"
+local support = require "support"
+local build, host = support.build, support.host
 
 -- Everything c gives until EOF (at most 5 s), then closes it.
 local function read_all(c)

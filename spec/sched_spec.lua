@@ -3,18 +3,7 @@
 local lnet = require "lnet"
 local errors = lnet.errors
 
-local function pair()
-    local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
-    local acc = lnet.go(function()
-        return ln:accept()
-    end)
-    local c, err = lnet.dial("tcp", tostring(ln:addr()))
-    local s, aerr = acc:join()
-    ln:close()
-    assert(c, tostring(err))
-    assert(s, tostring(aerr))
-    return c, s
-end
+local pair = require("support").pair
 
 describe("tasks", function()
     it("go runs a task and join returns its values", function()

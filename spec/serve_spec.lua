@@ -9,12 +9,8 @@ local context, errors, errno = lnet.context, lnet.errors, lnet.errno
 local bg = context.background()
 local Canceled, DeadlineExceeded = context.Canceled, context.DeadlineExceeded
 
-local build = os.getenv("LNET_BUILD") or "build"
-local host = build .. "/lnet"
-
-local function pack(...)
-    return { n = select("#", ...), ... }
-end
+local support = require "support"
+local host, pack = support.host, support.pack
 
 -- Fixed-size requests, each answered by one reply of the same size.
 local REQ = 16

@@ -31,7 +31,9 @@ int lnet_signal_spec_sigaction(int sig, const struct lnet_signal_spec_sigaction 
 local C = ffi.C
 
 local SIGUSR1, SIGUSR2 = core.signals.SIGUSR1, core.signals.SIGUSR2
-local WAKE = 0.05
+
+local support = require "support"
+local WAKE, pack = support.WAKE, support.pack
 
 -- true while some handler (lnet's, through libev) catches sig.
 local function caught(sig)
@@ -49,10 +51,6 @@ end
 -- Lets tasks started by cancellations (after_func) run.
 local function settle()
     lnet.sleep(0.01)
-end
-
-local function pack(...)
-    return { n = select("#", ...), ... }
 end
 
 describe("lnet.signal.notify_context", function()
@@ -171,8 +169,7 @@ describe("lnet.signal.notify_context", function()
     end)
 
     it("under a parent already done, it is born done; stop() releases the signal", function()
-        local parent, cancel = context.with_cancel(bg)
-        cancel()
+        local parent = support.cancelled()
         local ctx, stop = signal.notify_context(parent, "SIGUSR1")
         assert.are.equal(Canceled, ctx:err())
         stop()
@@ -287,8 +284,7 @@ describe("lnet.signal.wait", function()
     end)
 
     it("a ctx already done fails the wait at once; a deadline ends it with DeadlineExceeded", function()
-        local done, cancel = context.with_cancel(bg)
-        cancel()
+        local done = support.cancelled()
         local t0 = lnet.now()
         assert.are.same(pack(nil, Canceled), pack(signal.wait("SIGUSR1", done)))
         assert.is_true(lnet.now() - t0 < WAKE)

@@ -1,0 +1,141 @@
+-- Helpers the specs share: `local support = require "support"` (.busted puts
+-- spec/ on the path; the name has no _spec, so busted does not run it).
+-- Each helper is the one version of what several spec files used to define
+-- for themselves. They run inside an `it` body, that is in an lnet task.
+
+local lnet = require "lnet"
+local context = lnet.context
+
+local support = {}
+
+-- One mebibyte, for sizes.
+support.MiB = 1024 * 1024
+
+-- "At once" / "promptly": well under this many seconds.
+support.SLACK = 2
+
+-- "Within one loop turn", generously: a woken wait must be over by then.
+support.WAKE = 0.05
+
+-- The build the specs run against (LNET_BUILD picks it, as in .busted),
+-- and its `lnet` host.
+support.build = os.getenv("LNET_BUILD") or "build"
+support.host = support.build .. "/lnet"
+
+-- All the values given, nils included, with their count in n.
+function support.pack(...)
+    return { n = select("#", ...), ... }
+end
+
+-- A string of n bytes that differs along the stream: numbered 1 KiB blocks,
+-- so a lost, repeated or misplaced chunk shows.
+function support.pattern(n)
+    local parts = {}
+    for i = 1, math.ceil(n / 1024) do
+        parts[i] = string.format("%08d", i) .. string.rep(string.char(65 + i % 26), 1016)
+    end
+    return table.concat(parts):sub(1, n)
+end
+
+-- A fresh name for an abstract unix socket (no file behind it).
+local unix_seq = 0
+function support.abstract_unix()
+    unix_seq = unix_seq + 1
+    return ("@lnet-spec-%d-%d-%d"):format(os.time(), unix_seq, math.random(1e9))
+end
+
+-- A fresh path in the temp dir with nothing at it, for a unix socket file.
+function support.free_path()
+    local path = os.tmpname()
+    os.remove(path)
+    return path
+end
+
+-- Dials ln (over network, "tcp" by default, to address, ln's own by
+-- default) while accepting on it: the dialed end and the accepted end.
+function support.dial_accept(ln, network, address)
+    local acc = lnet.go(function()
+        return ln:accept()
+    end)
+    local c, err = lnet.dial(network or "tcp", address or tostring(ln:addr()))
+    if c == nil then
+        acc:cancel() -- nothing will arrive to accept
+    end
+    local s, aerr = acc:join()
+    assert(c, tostring(err))
+    assert(s, tostring(aerr))
+    return c, s
+end
+
+-- A connected pair over loopback tcp, or over an abstract unix socket when
+-- network is "unix": the dialed end and the accepted end.
+function support.pair(network)
+    network = network or "tcp"
+    local ln = assert(lnet.listen(network, network == "unix" and support.abstract_unix() or "127.0.0.1:0"))
+    local c, s = support.dial_accept(ln, network)
+    ln:close()
+    return c, s
+end
+
+-- Reads exactly n bytes (or until EOF/error), at most 64 KiB a read;
+-- returns the bytes, and the error when fewer came.
+function support.read_full(c, n)
+    local parts, got = {}, 0
+    while got < n do
+        local s, err = c:read(math.min(n - got, 65536))
+        if s == nil then
+            return table.concat(parts), err
+        end
+        parts[#parts + 1] = s
+        got = got + #s
+    end
+    return table.concat(parts)
+end
+
+-- read_full that raises unless all n bytes came.
+function support.read_exactly(c, n)
+    local data, err = support.read_full(c, n)
+    assert(err == nil, tostring(err))
+    return data
+end
+
+-- Reads until EOF (or an error); returns everything and the error that ended it.
+function support.read_all(c)
+    local parts = {}
+    while true do
+        local s, err = c:read(65536)
+        if s == nil then
+            return table.concat(parts), err
+        end
+        parts[#parts + 1] = s
+    end
+end
+
+-- Shrinks the buffers so a write parks quickly. (A receive buffer much
+-- smaller than the loopback MSS stalls TCP itself on zero-window probes, so
+-- the reader's stays at 64 KiB.)
+function support.small_buffers(writer, reader)
+    assert(writer:set_write_buffer(4096))
+    if reader then
+        assert(reader:set_read_buffer(65536))
+    end
+end
+
+-- true when this host can listen on the IPv6 loopback [::1].
+function support.ipv6_loopback()
+    local ln = lnet.listen("tcp6", "[::1]:0")
+    if ln == nil then
+        return false
+    end
+    ln:close()
+    return true
+end
+
+-- A context already cancelled.
+function support.cancelled()
+    local ctx, cancel = context.with_cancel(context.background())
+    cancel()
+    return ctx
+end
+
+return support
