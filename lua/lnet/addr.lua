@@ -414,6 +414,27 @@ function _M.resolve(spec, address, for_listen)
     return addrs
 end
 
+-- listen_target(network, address, packet): what listen (packet false) or
+-- listen_packet (packet true) binds: the network's spec and the address
+-- object; or nil and the OpError to return. Each refuses the other kind of
+-- network, as Go's Listen and ListenPacket do.
+function _M.listen_target(network, address, packet)
+    local spec, err = _M.network(network)
+    if spec == nil then
+        return nil, errors.OpError("listen", network, nil, nil, err)
+    end
+    local addrs
+    addrs, err = _M.resolve(spec, address, true)
+    if addrs == nil then
+        return nil, errors.OpError("listen", network, nil, nil, err)
+    end
+    local a = addrs[1]
+    if (spec.packet or false) ~= packet then
+        return nil, errors.OpError("listen", network, nil, a, errors.AddrError("unexpected address type", address))
+    end
+    return spec, a
+end
+
 -- The socket family, and IPV6_V6ONLY, for an IP address on a network: a
 -- wildcard on "tcp" is a dual-stack IPv6 socket (Go does this for 0.0.0.0
 -- too); otherwise the address's own family.

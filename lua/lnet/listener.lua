@@ -85,22 +85,11 @@ function _M.listen(network, address, opts)
     if opts ~= nil and type(opts) ~= "table" then
         error("bad argument #3 to 'listen' (table expected, got " .. type(opts) .. ")", 2)
     end
-    local spec, err = addr.network(network)
+    local spec, a = addr.listen_target(network, address, false)
     if spec == nil then
-        return nil, OpError("listen", network, nil, nil, err)
+        return nil, a
     end
-    local addrs
-    addrs, err = addr.resolve(spec, address, true)
-    if addrs == nil then
-        return nil, OpError("listen", network, nil, nil, err)
-    end
-    local a = addrs[1]
-    if spec.packet then
-        -- Go's Listen has no stream for a datagram network: listen_packet does.
-        return nil, OpError("listen", network, nil, a, errors.AddrError("unexpected address type", address))
-    end
-    local fd
-    fd, err = listen_socket(spec, a, opts)
+    local fd, err = listen_socket(spec, a, opts)
     if fd == nil then
         return nil, OpError("listen", network, nil, a, err)
     end

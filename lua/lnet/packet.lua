@@ -133,23 +133,12 @@ function _M.listen_packet(network, address)
     if type(network) ~= "string" then
         error("bad argument #1 to 'listen_packet' (string expected, got " .. type(network) .. ")", 2)
     end
-    local spec, err = addr.network(network)
+    local spec, a = addr.listen_target(network, address, true)
     if spec == nil then
-        return nil, OpError("listen", network, nil, nil, err)
-    end
-    local addrs
-    addrs, err = addr.resolve(spec, address, true)
-    if addrs == nil then
-        return nil, OpError("listen", network, nil, nil, err)
-    end
-    local a = addrs[1]
-    if not spec.packet then
-        -- Go's ListenPacket on a stream network, as its Listen on a datagram one.
-        return nil, OpError("listen", network, nil, a, errors.AddrError("unexpected address type", address))
+        return nil, a
     end
     local family, v6only = addr.socket_family(spec, a)
-    local fdp
-    fdp, err = new_socket(spec, family, v6only)
+    local fdp, err = new_socket(spec, family, v6only)
     err = err or bind(fdp, a, family)
     if err ~= nil then
         return nil, OpError("listen", network, nil, a, err)
