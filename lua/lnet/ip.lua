@@ -145,6 +145,16 @@ _M._quote = quote -- for the spec
 -- _4in6 (an IPv4-mapped IPv6 address); _s caches the text once asked for.
 
 local Addr = {}
+
+-- < and <= from a type's compare: Go's ordering, for table.sort and friends.
+local function ordered(T)
+    T.__lt = function(a, b)
+        return T.compare(a, b) < 0
+    end
+    T.__le = function(a, b)
+        return T.compare(a, b) <= 0
+    end
+end
 Addr.__index = Addr
 
 -- Interned values are shared by every holder, so nothing may be stashed on
@@ -621,13 +631,7 @@ function Addr.less(a, o)
     return Addr.compare(a, o) < 0
 end
 
-function Addr.__lt(a, o)
-    return Addr.compare(a, o) < 0
-end
-
-function Addr.__le(a, o)
-    return Addr.compare(a, o) <= 0
-end
+ordered(Addr)
 
 local function string4(b, o)
     local b1, b2, b3, b4 = byte(b, o + 1, o + 4)
@@ -867,13 +871,7 @@ function Prefix.compare(p, o)
     return p._ip:compare(o._ip)
 end
 
-function Prefix.__lt(p, o)
-    return Prefix.compare(p, o) < 0
-end
-
-function Prefix.__le(p, o)
-    return Prefix.compare(p, o) <= 0
-end
+ordered(Prefix)
 
 function Prefix.__tostring(p)
     local s = rawget(p, "_s")
@@ -1058,13 +1056,7 @@ function AddrPort.compare(p, o)
     return 0
 end
 
-function AddrPort.__lt(p, o)
-    return AddrPort.compare(p, o) < 0
-end
-
-function AddrPort.__le(p, o)
-    return AddrPort.compare(p, o) <= 0
-end
+ordered(AddrPort)
 
 function AddrPort.__tostring(p)
     local s = rawget(p, "_s")
