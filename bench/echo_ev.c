@@ -15,7 +15,6 @@
  * SIGINT or SIGTERM closes everything and exits 0. */
 
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -28,6 +27,8 @@
 #include <arpa/inet.h>
 
 #include <ev.h>
+
+#include "net.h"
 
 #define READ_BUF_SIZE (64 * 1024)
 
@@ -49,10 +50,6 @@ struct conn {
 
 static char read_buf[READ_BUF_SIZE];
 static struct conn *conns;
-
-static int would_block(int err) {
-    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
-}
 
 /* The one close path: stop both watchers before close(), because libev
  * must never see an fd that was closed under an active watcher (ev.pod,
@@ -94,7 +91,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
 
     ssize_t got = recv(w->fd, read_buf, sizeof read_buf, 0);
-    if (got == 0 || (got < 0 && !would_block(errno))) {
+    if (got == 0 || (got < 0 && !bench_would_block(errno))) {
         conn_close(loop, c);
         return;
     }
@@ -103,7 +100,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents) {
     ssize_t sent = send(w->fd, read_buf, (size_t)got, MSG_NOSIGNAL);
     if (sent == got) return;
     if (sent < 0) {
-        if (!would_block(errno)) {
+        if (!bench_would_block(errno)) {
             conn_close(loop, c);
             return;
         }
@@ -119,7 +116,7 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents) {
     ssize_t sent =
         send(w->fd, c->pending + c->pending_off, c->pending_len - c->pending_off, MSG_NOSIGNAL);
     if (sent < 0) {
-        if (!would_block(errno)) conn_close(loop, c);
+        if (!bench_would_block(errno)) conn_close(loop, c);
         return;
     }
     c->pending_off += (size_t)sent;
@@ -164,59 +161,6 @@ static void on_acceptable(struct ev_loop *loop, ev_io *w, int revents) {
     }
 }
 
-static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
-    (void)w;
-    (void)revents;
-    ev_break(loop, EVBREAK_ALL);
-}
-
-/* Split "host:port" or "[v6]:port" in place. */
-static int split_host_port(char *spec, char **host, char **port) {
-    char *colon = strrchr(spec, ':');
-    if (!colon) return -1;
-    *colon = '\0';
-    *port = colon + 1;
-    *host = spec;
-    if (spec[0] == '[') {
-        size_t len = strlen(spec);
-        if (len < 2 || spec[len - 1] != ']') return -1;
-        spec[len - 1] = '\0';
-        *host = spec + 1;
-    }
-    return 0;
-}
-
-static int listen_on(const char *spec_in) {
-    char spec[256];
-    char *host, *port;
-    if (snprintf(spec, sizeof spec, "%s", spec_in) >= (int)sizeof spec ||
-        split_host_port(spec, &host, &port) < 0) {
-        fprintf(stderr, "echo_ev: bad address '%s' (want host:port)\n", spec_in);
-        return -1;
-    }
-
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res;
-    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-    if (rc != 0) {
-        fprintf(stderr, "echo_ev: %s: %s\n", spec_in, gai_strerror(rc));
-        return -1;
-    }
-
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
-        perror("echo_ev: listen");
-        if (fd >= 0) close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    return fd;
-}
-
 /* The runner reads this line to learn the port the kernel picked. */
 static int print_listening(int fd) {
     struct sockaddr_storage ss;
@@ -245,7 +189,7 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    int listen_fd = listen_on(argc == 2 ? argv[1] : "127.0.0.1:0");
+    int listen_fd = bench_bind("echo_ev", argc == 2 ? argv[1] : "127.0.0.1:0", SOCK_STREAM);
     if (listen_fd < 0) return 1;
 
     struct ev_loop *loop = ev_default_loop(0);
@@ -253,9 +197,9 @@ int main(int argc, char **argv) {
     ev_signal int_w, term_w;
     ev_io_init(&accept_w, on_acceptable, listen_fd, EV_READ);
     ev_io_start(loop, &accept_w);
-    ev_signal_init(&int_w, on_signal, SIGINT);
+    ev_signal_init(&int_w, bench_on_signal, SIGINT);
     ev_signal_start(loop, &int_w);
-    ev_signal_init(&term_w, on_signal, SIGTERM);
+    ev_signal_init(&term_w, bench_on_signal, SIGTERM);
     ev_signal_start(loop, &term_w);
 
     if (print_listening(listen_fd) < 0) {

@@ -16,7 +16,6 @@
  * time for rr and udp and the give-up time for the other modes. */
 
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -29,6 +28,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "net.h"
 
 #define CHUNK      (64 * 1024)
 #define MAX_EVENTS 256
@@ -106,10 +107,6 @@ static double now_sec(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int would_block(int err) {
-    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 
 /* Report the first few failures in full; after that only count them, so a
@@ -206,7 +203,7 @@ static void rr_flush(struct conn *c) {
     while (c->sent < size) {
         ssize_t n = send(c->fd, c->tx + c->sent, size - c->sent, MSG_NOSIGNAL);
         if (n < 0) {
-            if (!would_block(errno)) {
+            if (!bench_would_block(errno)) {
                 conn_fail(c, "send", errno);
                 return;
             }
@@ -237,7 +234,7 @@ static int rr_read(struct conn *c) {
         return 0;
     }
     if (n < 0) {
-        if (!would_block(errno)) conn_fail(c, "recv", errno);
+        if (!bench_would_block(errno)) conn_fail(c, "recv", errno);
         return 0;
     }
     c->recvd += (size_t)n;
@@ -304,7 +301,7 @@ static void bulk_write(struct conn *c) {
     size_t chunk = c->target - c->sent < CHUNK ? c->target - c->sent : CHUNK;
     ssize_t n = send(c->fd, pattern + c->sent % PATTERN_PERIOD, chunk, MSG_NOSIGNAL);
     if (n < 0) {
-        if (!would_block(errno)) conn_fail(c, "send", errno);
+        if (!bench_would_block(errno)) conn_fail(c, "send", errno);
         return;
     }
     c->sent += (size_t)n;
@@ -320,7 +317,7 @@ static int bulk_read(struct conn *c) {
         return 0;
     }
     if (n < 0) {
-        if (!would_block(errno)) conn_fail(c, "recv", errno);
+        if (!bench_would_block(errno)) conn_fail(c, "recv", errno);
         return 0;
     }
     if (memcmp(rx_chunk, pattern + c->recvd % PATTERN_PERIOD, (size_t)n) != 0) {
@@ -396,7 +393,7 @@ static int handshake_step(struct conn *c, uint32_t events) {
     if (c->state == HS_CONNECTING) {
         /* If the connect failed, send reports why. */
         ssize_t n = send(c->fd, "x", 1, MSG_NOSIGNAL);
-        if (n < 0 && would_block(errno)) return 0;
+        if (n < 0 && bench_would_block(errno)) return 0;
         if (n != 1) {
             conn_fail(c, "connect/send", errno);
             return -1;
@@ -407,7 +404,7 @@ static int handshake_step(struct conn *c, uint32_t events) {
     if (c->state == HS_ECHOING && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
         char byte;
         ssize_t n = recv(c->fd, &byte, 1, 0);
-        if (n < 0 && would_block(errno)) return 0;
+        if (n < 0 && bench_would_block(errno)) return 0;
         if (n != 1 || byte != 'x') {
             conn_fail(c, n == 0 ? "server closed the connection" : "echo recv", n < 0 ? errno : 0);
             return -1;
@@ -510,7 +507,7 @@ static int run_idle(void) {
             if (c == &stdin_conn) {
                 char buf[256];
                 ssize_t n = read(0, buf, sizeof buf);
-                if (n == 0 || (n < 0 && !would_block(errno))) stdin_open = 0;
+                if (n == 0 || (n < 0 && !bench_would_block(errno))) stdin_open = 0;
                 continue;
             }
             if (c->fd >= 0) {
@@ -562,7 +559,7 @@ static void udp_fill(struct conn *c) {
         }
         int sent = sendmmsg(c->fd, u.tmsg, (unsigned)n, 0);
         if (sent < 0) {
-            if (!would_block(errno)) conn_fail(c, "sendmmsg", errno);
+            if (!bench_would_block(errno)) conn_fail(c, "sendmmsg", errno);
             break;
         }
         u.inflight += sent;
@@ -578,7 +575,7 @@ static long udp_drain(struct conn *c) {
     for (;;) {
         int n = recvmmsg(c->fd, u.rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
         if (n < 0) {
-            if (!would_block(errno)) conn_fail(c, "recvmmsg", errno);
+            if (!bench_would_block(errno)) conn_fail(c, "recvmmsg", errno);
             return good;
         }
         for (int i = 0; i < n; i++) {
@@ -666,27 +663,11 @@ static void on_stop_signal(int sig) {
     stop_requested = 1;
 }
 
-static void parse_addr(const char *spec_in) {
-    char spec[256];
-    if (snprintf(spec, sizeof spec, "%s", spec_in) >= (int)sizeof spec) usage();
-    char *colon = strrchr(spec, ':');
-    if (!colon) usage();
-    *colon = '\0';
-    char *host = spec, *port = colon + 1;
-    if (host[0] == '[') {
-        size_t len = strlen(host);
-        if (len < 2 || host[len - 1] != ']') usage();
-        host[len - 1] = '\0';
-        host++;
-    }
-
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+static void parse_addr(const char *spec) {
     struct addrinfo *res;
-    int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) {
-        fprintf(stderr, "loadgen: %s: %s\n", spec_in, gai_strerror(rc));
-        exit(2);
-    }
+    int rc = bench_resolve("loadgen", spec, SOCK_STREAM, 0, &res);
+    if (rc == -1) usage();
+    if (rc < 0) exit(2);
     memcpy(&opt.addr, res->ai_addr, res->ai_addrlen);
     opt.addrlen = res->ai_addrlen;
     freeaddrinfo(res);

@@ -24,6 +24,8 @@
 
 #include <ev.h>
 
+#include "net.h"
+
 #define READ_BUF_SIZE 65536
 #define UDP_BATCH     64
 
@@ -49,56 +51,6 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents) {
     }
 }
 
-static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
-    (void)w;
-    (void)revents;
-    ev_break(loop, EVBREAK_ALL);
-}
-
-/* Split "host:port" or "[v6]:port" in place. */
-static int split_host_port(char *spec, char **host, char **port) {
-    char *colon = strrchr(spec, ':');
-    if (!colon) return -1;
-    *colon = '\0';
-    *port = colon + 1;
-    *host = spec;
-    if (spec[0] == '[') {
-        size_t len = strlen(spec);
-        if (len < 2 || spec[len - 1] != ']') return -1;
-        spec[len - 1] = '\0';
-        *host = spec + 1;
-    }
-    return 0;
-}
-
-static int bind_on(const char *spec_in) {
-    char spec[256];
-    char *host, *port;
-    if (snprintf(spec, sizeof spec, "%s", spec_in) >= (int)sizeof spec ||
-        split_host_port(spec, &host, &port) < 0) {
-        fprintf(stderr, "udp_echo_ev: bad address '%s' (want host:port)\n", spec_in);
-        return -1;
-    }
-
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res;
-    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-    if (rc != 0) {
-        fprintf(stderr, "udp_echo_ev: %s: %s\n", spec_in, gai_strerror(rc));
-        return -1;
-    }
-
-    int fd = socket(res->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
-        perror("udp_echo_ev: bind");
-        if (fd >= 0) close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    return fd;
-}
-
 /* The runner reads this line to learn the port the kernel picked. */
 static int print_listening(int fd) {
     struct sockaddr_storage ss;
@@ -119,7 +71,7 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    int fd = bind_on(argc == 2 ? argv[1] : "127.0.0.1:0");
+    int fd = bench_bind("udp_echo_ev", argc == 2 ? argv[1] : "127.0.0.1:0", SOCK_DGRAM);
     if (fd < 0) return 1;
 
     struct ev_loop *loop = ev_default_loop(0);
@@ -127,9 +79,9 @@ int main(int argc, char **argv) {
     ev_signal int_w, term_w;
     ev_io_init(&read_w, on_readable, fd, EV_READ);
     ev_io_start(loop, &read_w);
-    ev_signal_init(&int_w, on_signal, SIGINT);
+    ev_signal_init(&int_w, bench_on_signal, SIGINT);
     ev_signal_start(loop, &int_w);
-    ev_signal_init(&term_w, on_signal, SIGTERM);
+    ev_signal_init(&term_w, bench_on_signal, SIGTERM);
     ev_signal_start(loop, &term_w);
 
     if (print_listening(fd) < 0) {

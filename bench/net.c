@@ -1,0 +1,70 @@
+/* net.c: the shared plumbing declared in net.h. */
+
+#include "net.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+int bench_split_host_port(char *spec, char **host, char **port) {
+    char *colon = strrchr(spec, ':');
+    if (!colon) return -1;
+    *colon = '\0';
+    *port = colon + 1;
+    *host = spec;
+    if (spec[0] == '[') {
+        size_t len = strlen(spec);
+        if (len < 2 || spec[len - 1] != ']') return -1;
+        spec[len - 1] = '\0';
+        *host = spec + 1;
+    }
+    return 0;
+}
+
+int bench_resolve(const char *prog, const char *spec_in, int socktype, int flags,
+                  struct addrinfo **res) {
+    char spec[256];
+    char *host, *port;
+    if (snprintf(spec, sizeof spec, "%s", spec_in) >= (int)sizeof spec ||
+        bench_split_host_port(spec, &host, &port) < 0)
+        return -1;
+
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = socktype, .ai_flags = flags | AI_NUMERICSERV};
+    int rc = getaddrinfo((flags & AI_PASSIVE) && !host[0] ? NULL : host, port, &hints, res);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, spec_in, gai_strerror(rc));
+        return -2;
+    }
+    return 0;
+}
+
+int bench_bind(const char *prog, const char *spec, int socktype) {
+    struct addrinfo *res;
+    int rc = bench_resolve(prog, spec, socktype, AI_PASSIVE, &res);
+    if (rc == -1) fprintf(stderr, "%s: bad address '%s' (want host:port)\n", prog, spec);
+    if (rc < 0) return -1;
+
+    int stream = socktype == SOCK_STREAM;
+    int fd = socket(res->ai_family, socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || (stream && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || (stream && listen(fd, SOMAXCONN) < 0)) {
+        fprintf(stderr, "%s: %s: %s\n", prog, stream ? "listen" : "bind", strerror(errno));
+        if (fd >= 0) close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+void bench_on_signal(struct ev_loop *loop, struct ev_signal *w, int revents) {
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ALL);
+}
