@@ -193,44 +193,30 @@ function Conn:close_read()
     return shutdown(self, READ)
 end
 
--- set errors are Go's: op "set", no source, the local address.
-local function set_error(self, err)
-    local laddr = self:addrs()
-    return nil, OpError("set", self.net, nil, laddr, err)
-end
+-- The setters conns and packet conns share: deadlines and socket options.
+-- A class provides fd() (-1 once closed), core_set_deadline(dirs, t) (< 0
+-- once closed) and set_error(err) (Go's "set" OpError: no source, the
+-- local address).
 
 local function set_deadline(self, dirs, t, name)
-    if C.lnet_conn_set_deadline(self.c, dirs, deadline(t, name)) < 0 then
-        return set_error(self, ErrClosed)
+    if self:core_set_deadline(dirs, deadline(t, name)) < 0 then
+        return self:set_error(ErrClosed)
     end
     return true
 end
 
-function Conn:set_deadline(t)
-    return set_deadline(self, READ + WRITE, t, "set_deadline")
-end
-
-function Conn:set_read_deadline(t)
-    return set_deadline(self, READ, t, "set_read_deadline")
-end
-
-function Conn:set_write_deadline(t)
-    return set_deadline(self, WRITE, t, "set_write_deadline")
-end
-
--- Applies fn(fd, ...) -> code; an error is a "set" OpError naming syscall.
+-- Applies fn(fd, ...) -> code; an error is a "set" OpError naming setsockopt.
 local function sockopt(self, fn, ...)
-    local fd = C.lnet_conn_fd(self.c)
+    local fd = self:fd()
     if fd < 0 then
-        return set_error(self, ErrClosed)
+        return self:set_error(ErrClosed)
     end
     local rc = fn(fd, ...)
     if rc < 0 then
-        return set_error(self, code_error(rc, "setsockopt"))
+        return self:set_error(code_error(rc, "setsockopt"))
     end
     return true
 end
-_M.sockopt = sockopt
 
 local function int_arg(v, name)
     if type(v) ~= "number" or v ~= v then
@@ -246,16 +232,45 @@ local function bool_arg(v, name)
     return v and 1 or 0
 end
 
+function _M.add_setters(Class)
+    function Class:set_deadline(t)
+        return set_deadline(self, READ + WRITE, t, "set_deadline")
+    end
+
+    function Class:set_read_deadline(t)
+        return set_deadline(self, READ, t, "set_read_deadline")
+    end
+
+    function Class:set_write_deadline(t)
+        return set_deadline(self, WRITE, t, "set_write_deadline")
+    end
+
+    function Class:set_read_buffer(n)
+        return sockopt(self, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_RCVBUF, int_arg(n, "set_read_buffer"))
+    end
+
+    function Class:set_write_buffer(n)
+        return sockopt(self, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_SNDBUF, int_arg(n, "set_write_buffer"))
+    end
+end
+
+function Conn:fd()
+    return C.lnet_conn_fd(self.c)
+end
+
+function Conn:core_set_deadline(dirs, t)
+    return C.lnet_conn_set_deadline(self.c, dirs, t)
+end
+
+function Conn:set_error(err)
+    local laddr = self:addrs()
+    return nil, OpError("set", self.net, nil, laddr, err)
+end
+
+_M.add_setters(Conn)
+
 function Conn:set_nodelay(on)
     return sockopt(self, C.lnet_fd_setsockopt_int, K.IPPROTO_TCP, K.TCP_NODELAY, bool_arg(on, "set_nodelay"))
-end
-
-function Conn:set_read_buffer(n)
-    return sockopt(self, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_RCVBUF, int_arg(n, "set_read_buffer"))
-end
-
-function Conn:set_write_buffer(n)
-    return sockopt(self, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_SNDBUF, int_arg(n, "set_write_buffer"))
 end
 
 -- set_linger(sec): sec < 0 is the default (close returns at once, the kernel

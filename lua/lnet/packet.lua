@@ -45,7 +45,7 @@ local DEFAULT_MAX = 65535
 local IPV4_HEADER_MAX = 60
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
 local ErrClosed = errors.ErrClosed
-local code_error, deadline = conn.code_error, conn.deadline
+local code_error = conn.code_error
 
 local _M = {}
 
@@ -357,51 +357,20 @@ function PacketConn:remote_addr()
     return self.raddr
 end
 
-local function set_error(self, err)
+function PacketConn:fd()
+    return C.lnet_packet_fd(self.p)
+end
+
+function PacketConn:core_set_deadline(dirs, t)
+    return C.lnet_packet_set_deadline(self.p, dirs, t)
+end
+
+function PacketConn:set_error(err)
     return nil, OpError("set", self.net, nil, self.laddr, err)
 end
 
-local function set_deadline(self, dirs, t, name)
-    if C.lnet_packet_set_deadline(self.p, dirs, deadline(t, name)) < 0 then
-        return set_error(self, ErrClosed)
-    end
-    return true
-end
-
-function PacketConn:set_deadline(t)
-    return set_deadline(self, READ + WRITE, t, "set_deadline")
-end
-
-function PacketConn:set_read_deadline(t)
-    return set_deadline(self, READ, t, "set_read_deadline")
-end
-
-function PacketConn:set_write_deadline(t)
-    return set_deadline(self, WRITE, t, "set_write_deadline")
-end
-
-local function buffer(self, opt, n, name)
-    if type(n) ~= "number" or n ~= n then
-        error("bad argument #1 to '" .. name .. "' (number expected, got " .. type(n) .. ")", 3)
-    end
-    local fd = C.lnet_packet_fd(self.p)
-    if fd < 0 then
-        return set_error(self, ErrClosed)
-    end
-    local rc = C.lnet_fd_setsockopt_int(fd, K.SOL_SOCKET, opt, n)
-    if rc < 0 then
-        return set_error(self, code_error(rc, "setsockopt"))
-    end
-    return true
-end
-
-function PacketConn:set_read_buffer(n)
-    return buffer(self, K.SO_RCVBUF, n, "set_read_buffer")
-end
-
-function PacketConn:set_write_buffer(n)
-    return buffer(self, K.SO_SNDBUF, n, "set_write_buffer")
-end
+-- Deadlines and buffer sizes, as on conns.
+conn.add_setters(PacketConn)
 
 function PacketConn:__tostring()
     local s = "packet conn " .. self.net .. " " .. tostring(self.laddr)

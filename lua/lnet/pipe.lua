@@ -81,14 +81,7 @@ local function wake(t)
     end
 end
 
-local function remove(list, t)
-    for i = 1, #list do
-        if list[i] == t then
-            tremove(list, i)
-            return
-        end
-    end
-end
+local remove = sched.remove
 
 -- Parks op until woken, or until the deadline dl (huge: none).
 local function arm(op, dl)

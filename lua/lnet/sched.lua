@@ -144,6 +144,7 @@ local function remove(list, t)
         end
     end
 end
+_M.remove = remove
 
 -- Parks t on list until woken; on cancellation (of the task or ctx) takes
 -- it off and returns the error.
