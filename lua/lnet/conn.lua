@@ -303,28 +303,19 @@ end
 -- src until its end of stream; returns the byte count, or the count and the
 -- error (an OpError of the side that failed). Between two conns the bytes
 -- never become Lua strings (core/copy.h).
-function _M.copy(dst, src, ctx)
-    if getmetatable(dst) ~= Conn or getmetatable(src) ~= Conn then
-        return copy_any(dst, src, ctx)
-    end
-    local t = self_task(2)
-    local op = t.op
+-- The outcome of a copy between conns that ended with rc (0, or an error
+-- code; or -LNET_EAGAIN with err, when the task or ctx ended the wait).
+local function copy_result(dst, src, op, rc, err)
     local cp = op.copy
-    C.lnet_copy_start(op)
-    local rc = C.lnet_copy_step(op, dst.c, src.c)
-    while rc == AGAIN do
-        local err = park(t, ctx)
-        if err ~= nil then
-            -- Bytes still pending mean the copy was waiting to write them.
-            local writing = cp.off < cp.len
-            C.lnet_op_abandon(op)
-            C.lnet_copy_release(cp)
-            if writing then
-                return cp.written, dst:op_error("write", err)
-            end
-            return cp.written, src:op_error("read", err)
+    if rc == AGAIN then
+        -- Bytes still pending mean the copy was waiting to write them.
+        local writing = cp.off < cp.len
+        C.lnet_op_abandon(op)
+        C.lnet_copy_release(cp)
+        if writing then
+            return cp.written, dst:op_error("write", err)
         end
-        rc = C.lnet_copy_step(op, dst.c, src.c)
+        return cp.written, src:op_error("read", err)
     end
     C.lnet_copy_release(cp)
     if rc == 0 then
@@ -333,6 +324,25 @@ function _M.copy(dst, src, ctx)
         return cp.written, src:op_error("read", code_error(rc, "read"))
     end
     return cp.written, dst:op_error("write", code_error(rc, "write"))
+end
+
+-- The loop stays small: its frame is on every copying task's stack while
+-- the task waits (see park in sched.lua).
+function _M.copy(dst, src, ctx)
+    if getmetatable(dst) ~= Conn or getmetatable(src) ~= Conn then
+        return copy_any(dst, src, ctx)
+    end
+    local t = self_task(2)
+    local op = t.op
+    C.lnet_copy_start(op)
+    local rc, err = C.lnet_copy_step(op, dst.c, src.c), nil
+    while rc == AGAIN and err == nil do
+        err = park(t, ctx)
+        if err == nil then
+            rc = C.lnet_copy_step(op, dst.c, src.c)
+        end
+    end
+    return copy_result(dst, src, op, rc, err)
 end
 
 function Conn:__tostring()
