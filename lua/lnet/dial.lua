@@ -112,7 +112,9 @@ local function resolve_local(spec, local_addr)
 end
 
 -- dial(network, address [, ctx]): a conn, or nil and an OpError. The ctx
--- bounds the whole dial, resolution included, with the dialer's own limits.
+-- bounds the connects, with the dialer's own limits; a name is resolved
+-- first, by getaddrinfo, which nothing interrupts (the c-ares resolver of
+-- a later issue will be cancellable).
 function Dialer:dial(network, address, ctx)
     if type(network) ~= "string" then
         error("bad argument #1 to 'dial' (string expected, got " .. type(network) .. ")", 2)

@@ -6,9 +6,14 @@ local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local ip = require "lnet.ip"
 local context = require "lnet.context"
+local conn = require "lnet.conn"
 local dial = require "lnet.dial"
 local listener = require "lnet.listener"
+local packet = require "lnet.packet"
+local pipe = require "lnet.pipe"
 local signal = require "lnet.signal"
+local process = require "lnet.process"
+local icmp = require "lnet.icmp"
 
 local C = sys.C
 
@@ -19,25 +24,25 @@ local _M = {
     channel = sched.channel,
     wait_group = sched.wait_group,
 
-    copy = require("lnet.conn").copy,
+    copy = conn.copy,
     dial = dial.dial,
     dialer = dial.dialer,
     listen = listener.listen,
     serve = listener.serve,
-    pipe = require("lnet.pipe").pipe,
-    listen_packet = require("lnet.packet").listen_packet,
-    icmp = require "lnet.icmp",
+    pipe = pipe.pipe,
+    listen_packet = packet.listen_packet,
 
     errors = errors,
     ip = ip,
+    icmp = icmp,
     context = context,
     signal = signal,
-    process = require "lnet.process",
+    process = process,
     EOF = errors.EOF,
     ErrClosed = errors.ErrClosed,
     ErrDeadlineExceeded = errors.ErrDeadlineExceeded,
     ErrClosedPipe = errors.ErrClosedPipe,
-    ErrWriteToConnected = require("lnet.packet").ErrWriteToConnected,
+    ErrWriteToConnected = packet.ErrWriteToConnected,
 }
 
 -- lnet.errno.ECONNRESET etc.: one Errno per code of core/errors.h.
