@@ -259,6 +259,18 @@ describe("conn (seed §1)", function()
         s:close()
     end)
 
+    it("a dial to the wildcard (\":port\") reaches the local system, and remote_addr is the peer it reached", function()
+        local ln = assert(lnet.listen("tcp", ":0"))
+        local c = assert(lnet.dial("tcp", ":" .. ln:addr().port))
+        local s = assert(ln:accept())
+        ln:close()
+        assert.is_false(c:remote_addr().ip:is_unspecified(), tostring(c:remote_addr()))
+        assert.are.equal(tostring(s:local_addr()), tostring(c:remote_addr()))
+        assert.are.equal(tostring(c:local_addr()), tostring(s:remote_addr()))
+        c:close()
+        s:close()
+    end)
+
     it("local_addr and remote_addr are address objects", function()
         local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
         local lport = ln:addr().port

@@ -73,7 +73,7 @@ local function connect(t, spec, a, local_addr, deadline, ctx)
         return nil, err
     end
     local c
-    c, err = conn.open(fdp[0], spec.name, nil, a)
+    c, err = conn.open(fdp[0], spec.name)
     if c == nil then
         return nil, err
     end
@@ -94,6 +94,9 @@ local function connect(t, spec, a, local_addr, deadline, ctx)
         return nil, code_error(rc, "connect")
     end
     C.lnet_conn_set_deadline(c.c, WRITE, huge)
+    -- Both ends as the kernel has them (a wildcard dial reached some local
+    -- address), read now so that errors after the peer is gone name them.
+    c:addrs()
     if spec.tcp then
         C.lnet_fd_setsockopt_int(C.lnet_conn_fd(c.c), K.IPPROTO_TCP, K.TCP_NODELAY, 1)
     end
