@@ -232,13 +232,7 @@ local function join_entry(self, e)
 end
 
 -- Raises what a task raised, keeping luassert's error values intact.
-local function rethrow(err)
-    local value = err.value
-    if type(value) == "string" then
-        error(value .. "\n" .. err.traceback, 0)
-    end
-    error(value, 0)
-end
+local rethrow = require("lnet.busted").rethrow
 
 -- join(task): waits for one task of the scope; raises if it failed.
 function Scope:join(t)

@@ -45,7 +45,7 @@ local function check_leaks(fds_before)
     end
 end
 
--- Raises what the body raised, keeping luassert's and busted's own error
+-- Raises what a task raised (its TaskError), keeping luassert's and busted's own error
 -- values intact so busted reports them as it always does.
 local function rethrow(err)
     local value = err.value
@@ -54,6 +54,7 @@ local function rethrow(err)
     end
     error(value, 0)
 end
+_M.rethrow = rethrow
 
 local function supervise(body, fds_before, ...)
     local limit = _M.limit
