@@ -180,6 +180,15 @@ describe("errors (seed §5, §6, §18)", function()
             s:close()
             ln:close()
         end)
+
+        it("inet_aton shorthand is a name, as in Go, and no host has it", function()
+            for _, host in ipairs { "127.1", "1.2.3", "0x7f000001", "0177.0.0.1", "2130706433" } do
+                local c, err = lnet.dial("tcp", host .. ":80")
+                assert.is_nil(c)
+                assert.are.equal(("dial tcp: lookup %s: no such host"):format(host), tostring(err))
+                assert.is_true(errors.as(err, "DNSError").is_not_found, tostring(err))
+            end
+        end)
     end)
 
     describe("conn errors", function()
