@@ -271,6 +271,38 @@ describe("conn (seed §1)", function()
         s:close()
     end)
 
+    it("a wildcard dial is IPv4, as Go's; its errors name the address as given (\":port\")", function()
+        local ln = assert(lnet.listen("tcp", ":0"))
+        local port = ln:addr().port
+        local c = assert(lnet.dial("tcp", ":" .. port))
+        local s = assert(ln:accept())
+        assert.are.equal("127.0.0.1:" .. port, tostring(c:remote_addr()))
+        c:close()
+        s:close()
+        ln:close()
+        local none, err = lnet.dial("tcp", ":" .. port)
+        assert.is_nil(none)
+        assert.are.equal(("dial tcp :%d: connect: connection refused"):format(port), tostring(err))
+    end)
+
+    it("a local_addr with no host takes the family of the address dialed", function()
+        local ln = assert(lnet.listen("tcp", ":0"))
+        local port = ln:addr().port
+        local cases = { { "127.0.0.1", "127.0.0.1" }, { "", "127.0.0.1" } }
+        if support.ipv6_loopback() then
+            cases[#cases + 1] = { "[::1]", "::1" }
+        end
+        for _, case in ipairs(cases) do
+            local c, err = lnet.dialer({ local_addr = ":0" }):dial("tcp", case[1] .. ":" .. port)
+            assert.is_not_nil(c, tostring(err))
+            local s = assert(ln:accept())
+            assert.are.equal(case[2], tostring(c:local_addr().ip))
+            c:close()
+            s:close()
+        end
+        ln:close()
+    end)
+
     it("local_addr and remote_addr are address objects", function()
         local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
         local lport = ln:addr().port

@@ -65,6 +65,12 @@ describe("errors (seed §5, §6, §18)", function()
             dial_fails("tcp", "[::1]:80:1", "dial tcp: address [::1]:80:1: too many colons in address")
         end)
 
+        it("a malformed IPv6 literal is a name no host has, as in Go", function()
+            for _, host in ipairs { ":::1", "1::2::3", "fe80::1%" } do
+                dial_fails("tcp", "[" .. host .. "]:80", ("dial tcp: lookup %s: no such host"):format(host))
+            end
+        end)
+
         it("a missing ']': address [::1: missing ']' in address", function()
             dial_fails("tcp", "[::1", "dial tcp: address [::1: missing ']' in address")
         end)

@@ -89,7 +89,9 @@ end
 -- Address objects -------------------------------------------------------
 
 -- IP addresses: .ip (an lnet.ip value), .port, .zone. Printed as Go's
--- TCPAddr is: an IPv4-mapped IPv6 address prints as IPv4.
+-- TCPAddr is: an IPv4-mapped IPv6 address prints as IPv4. The address of an
+-- empty host (":80") has .noip set: Go's address with no IP, the wildcard
+-- of whichever family the socket has, printed with an empty host.
 local IPAddr = {}
 IPAddr.__index = IPAddr
 
@@ -100,7 +102,7 @@ end
 function IPAddr:__tostring()
     local s = self.text
     if s == nil then
-        local host = tostring(self.ip:unmap():with_zone(""))
+        local host = self.noip and "" or tostring(self.ip:unmap():with_zone(""))
         if self.zone ~= "" then
             host = host .. "%" .. self.zone
         end
@@ -182,7 +184,9 @@ function _M.to_sockaddr(sa, a, family)
         rc = C.lnet_sockaddr_unix(sa, a.name, #a.name)
     else
         local ipv = a.ip
-        if family == K.AF_INET then
+        if a.noip then
+            ipv = family == K.AF_INET and ip.ipv4_unspecified() or ip.ipv6_unspecified()
+        elseif family == K.AF_INET then
             ipv = ipv:unmap()
         end
         local b = ipv:bytes()
@@ -331,12 +335,13 @@ local function lookup(spec, host)
         end
         return { literal }
     end
-    if find(host, "%", 1, true) or find(host, ":", 1, true) then
-        local _, err = ip.parse_addr(host)
-        return nil, err
-    end
     local family = spec.v == 4 and K.AF_INET or spec.v == 6 and K.AF_INET6 or K.AF_UNSPEC
-    local n = C.lnet_resolve_blocking(host, family, resolved, MAX_RESOLVED)
+    -- Not a literal, so a name; with a colon or a zone it is no domain name
+    -- (a malformed IPv6 literal) and, as in Go, no host has it.
+    local n = -sys.codes.EAI_NONAME
+    if not find(host, "[%%:]") then
+        n = C.lnet_resolve_blocking(host, family, resolved, MAX_RESOLVED)
+    end
     if n < 0 then
         local codes = sys.codes
         local not_found = n == -codes.EAI_NONAME
@@ -388,10 +393,10 @@ function _M.resolve(spec, address, for_listen)
     end
     local ips, err
     if host == "" then
-        ips = { spec.v == 4 and ip.ipv4_unspecified() or ip.ipv6_unspecified() }
-        if spec.v == nil and not _M.supports_ipv6() then
-            ips[1] = ip.ipv4_unspecified()
-        end
+        -- The wildcard: dual-stack [::] to listen on; to dial, IPv4's, as Go
+        -- picks the family of an address with no IP.
+        local v6 = spec.v == 6 or spec.v == nil and for_listen and _M.supports_ipv6()
+        ips = { v6 and ip.ipv6_unspecified() or ip.ipv4_unspecified() }
     else
         ips, err = lookup(spec, host)
         if ips == nil then
@@ -411,6 +416,7 @@ function _M.resolve(spec, address, for_listen)
     for i = 1, #ips do
         addrs[i] = _M.ip_addr(spec.name, ips[i], portnum)
     end
+    addrs[1].noip = host == "" or nil
     return addrs
 end
 
@@ -435,21 +441,34 @@ function _M.listen_target(network, address, packet)
     return spec, a
 end
 
--- The socket family, and IPV6_V6ONLY, for an IP address on a network: a
--- wildcard on "tcp" is a dual-stack IPv6 socket (Go does this for 0.0.0.0
--- too); otherwise the address's own family.
-function _M.socket_family(spec, a)
-    if a.name ~= nil then
-        return K.AF_UNIX
-    end
-    local ipv = a.ip
-    if ipv:is_unspecified() and spec.v ~= 4 and _M.supports_ipv6() then
-        return K.AF_INET6, spec.v == 6
-    end
-    if ipv:is4() or ipv:is4in6() and spec.v ~= 6 then
+local function is_ipv4(a)
+    return a.noip or a.ip:is4() or a.ip:is4in6()
+end
+
+-- The socket family, and IPV6_V6ONLY, for Go's favoriteAddrFamily: "tcp4"
+-- and "tcp6" have theirs. Otherwise a wildcard to listen on is a dual-stack
+-- IPv6 socket (Go does this for 0.0.0.0 too); a dial is IPv4 when both its
+-- ends are (la, the local address, may be nil); else IPv6.
+local function family(spec, ipv4)
+    if spec.v == 4 or spec.v == nil and ipv4 then
         return K.AF_INET
     end
     return K.AF_INET6, spec.v == 6
+end
+
+function _M.listen_family(spec, a)
+    if a.name ~= nil then
+        return K.AF_UNIX
+    end
+    local wildcard = a.noip or a.ip:is_unspecified()
+    return family(spec, is_ipv4(a) and not (wildcard and _M.supports_ipv6()))
+end
+
+function _M.dial_family(spec, a, la)
+    if a.name ~= nil then
+        return K.AF_UNIX
+    end
+    return family(spec, is_ipv4(a) and (la == nil or is_ipv4(la)))
 end
 
 return _M

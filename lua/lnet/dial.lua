@@ -54,7 +54,7 @@ local sa = ffi_new("struct lnet_sockaddr")
 -- One connect attempt to address object a, bounded by deadline and ctx.
 -- Returns the conn, or nil and the error.
 local function connect(t, spec, a, local_addr, deadline, ctx)
-    local family = addr.socket_family(spec, a)
+    local family = addr.dial_family(spec, a, local_addr)
     local fdp = ffi_new("int[1]", C.lnet_fd_socket(family, spec.socktype, 0))
     if fdp[0] < 0 then
         return nil, SyscallError("socket", from_errno(-fdp[0]))

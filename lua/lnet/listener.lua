@@ -45,7 +45,7 @@ local sa = ffi_new("struct lnet_sockaddr")
 -- Makes a listening socket for address object a; returns the fd, or nil and
 -- the error of the step that failed.
 local function listen_socket(spec, a, opts)
-    local family, v6only = addr.socket_family(spec, a)
+    local family, v6only = addr.listen_family(spec, a)
     local fdp = ffi_new("int[1]", C.lnet_fd_socket(family, spec.socktype, 0))
     if fdp[0] < 0 then
         return nil, SyscallError("socket", from_errno(-fdp[0]))

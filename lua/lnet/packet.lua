@@ -137,7 +137,7 @@ function _M.listen_packet(network, address)
     if spec == nil then
         return nil, a
     end
-    local family, v6only = addr.socket_family(spec, a)
+    local family, v6only = addr.listen_family(spec, a)
     local fdp, err = new_socket(spec, family, v6only)
     err = err or bind(fdp, a, family)
     if err ~= nil then
@@ -156,7 +156,7 @@ end
 -- socket only fixes the peer, so there is nothing to wait for and the
 -- deadline and ctx that bound a stream connect have nothing to bound.
 function _M.connect(_, spec, a, local_addr)
-    local family = addr.socket_family(spec, a)
+    local family = addr.dial_family(spec, a, local_addr)
     local fdp, err = new_socket(spec, family, spec.v == 6)
     if fdp == nil then
         return nil, err
@@ -183,8 +183,14 @@ function _M.connect(_, spec, a, local_addr)
         C.lnet_packet_close(c.p)
         return nil, SyscallError("connect", from_errno(-rc))
     end
-    if C.lnet_fd_sockname(C.lnet_packet_fd(c.p), sa) == 0 then
+    -- Both ends as the kernel has them, as Go reads them after connect: a
+    -- wildcard dial reached some local address.
+    local fd = C.lnet_packet_fd(c.p)
+    if C.lnet_fd_sockname(fd, sa) == 0 then
         c.laddr = addr_of(sa, spec.name)
+    end
+    if C.lnet_fd_peername(fd, sa) == 0 then
+        c.raddr = addr_of(sa, spec.name)
     end
     return c
 end
