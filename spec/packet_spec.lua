@@ -391,6 +391,7 @@ describe("packet conns: unixgram", function()
         -- dial connects; an unbound client's datagrams come from no name
         local d = assert(lnet.dial("unixgram", sp))
         assert.are.equal(sp, d:remote_addr().name)
+        assert.are.equal("@", d:local_addr().name)
         d:write("anon")
         local anon, afrom = read_from(s)
         assert.are.equal("anon", anon)

@@ -156,7 +156,8 @@ function _M.from_sockaddr(sa, net)
     if family == K.AF_UNIX then
         local p = C.lnet_sockaddr_path(sa, lenp)
         local name = ffi_string(p, lenp[0])
-        if byte(name, 1) == 0 then
+        if name == "" or byte(name, 1) == 0 then
+            -- Abstract, or unnamed (as a dialing socket is): Go shows "@".
             name = "@" .. sub(name, 2)
         end
         return _M.unix_addr(net, name)

@@ -56,14 +56,13 @@ local sa = ffi_new("struct lnet_sockaddr") -- what a read fills in
 local to = ffi_new("struct lnet_sockaddr") -- what a write sends to; refilled per try
 local sizep = ffi_new("int[1]")
 
--- The address object for a kernel address; nil for an unnamed unix socket,
--- as Go has it.
+-- The address object for a kernel address; nil where the kernel named no
+-- sender (an unbound unixgram socket), as Go has it.
 local function addr_of(s, net)
-    local a = addr.from_sockaddr(s, net)
-    if a ~= nil and a.name == "" then
+    if s.len == 0 then
         return nil
     end
-    return a
+    return addr.from_sockaddr(s, net)
 end
 
 local PacketConn = {}
