@@ -189,6 +189,9 @@ function _M.to_sockaddr(sa, a, family)
             ipv = family == K.AF_INET and ip.ipv4_unspecified() or ip.ipv6_unspecified()
         elseif family == K.AF_INET then
             ipv = ipv:unmap()
+            if not ipv:is4() then
+                return nil, errors.AddrError("non-IPv4 address", tostring(ipv))
+            end
         end
         local b = ipv:bytes()
         if family == K.AF_INET6 and #b == 4 then
@@ -446,6 +449,30 @@ local function is_ipv4(a)
     return a.noip or a.ip:is4() or a.ip:is4in6()
 end
 
+local function is_wildcard(a)
+    return a.noip or a.ip:is_unspecified()
+end
+
+-- The addresses a dial from local address la may try: those of la's family,
+-- unless either end is a wildcard (Go's resolveAddrList); nil and an
+-- AddrError when none is left.
+function _M.dialable(addrs, la)
+    if la == nil or la.name ~= nil or is_wildcard(la) then
+        return addrs
+    end
+    local kept = {}
+    for i = 1, #addrs do
+        local a = addrs[i]
+        if a.name ~= nil or is_wildcard(a) or is_ipv4(a) == is_ipv4(la) then
+            kept[#kept + 1] = a
+        end
+    end
+    if #kept == 0 then
+        return addr_error("no suitable address found", tostring(la))
+    end
+    return kept
+end
+
 -- The socket family, and IPV6_V6ONLY, for Go's favoriteAddrFamily: "tcp4"
 -- and "tcp6" have theirs. Otherwise a wildcard to listen on is a dual-stack
 -- IPv6 socket (Go does this for 0.0.0.0 too); a dial is IPv4 when both its
@@ -461,8 +488,7 @@ function _M.listen_family(spec, a)
     if a.name ~= nil then
         return K.AF_UNIX
     end
-    local wildcard = a.noip or a.ip:is_unspecified()
-    return family(spec, is_ipv4(a) and not (wildcard and _M.supports_ipv6()))
+    return family(spec, is_ipv4(a) and not (is_wildcard(a) and _M.supports_ipv6()))
 end
 
 function _M.dial_family(spec, a, la)

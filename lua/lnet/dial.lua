@@ -137,8 +137,11 @@ function Dialer:dial(network, address, ctx)
     end
     local addrs
     addrs, err = addr.resolve(spec, address, false)
+    if addrs ~= nil then
+        addrs, err = addr.dialable(addrs, la)
+    end
     if addrs == nil then
-        return nil, OpError("dial", network, la, nil, err)
+        return nil, OpError("dial", network, nil, nil, err)
     end
     local cerr = ctx_err(ctx)
     if cerr ~= nil then
