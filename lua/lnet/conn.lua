@@ -15,7 +15,7 @@ local rbuf = sys.rbuf
 local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
 local setmetatable, getmetatable, type, error, tonumber, tostring =
     setmetatable, getmetatable, type, error, tonumber, tostring
-local floor, huge = math.floor, math.huge
+local floor, huge, min = math.floor, math.huge, math.min
 local self_task, park = sched.self_task, sched.park
 
 local AGAIN, ECLOSED, EDEADLINE = -codes.EAGAIN, -codes.ECLOSED, -codes.EDEADLINE
@@ -42,11 +42,28 @@ local function deadline(t, name)
         return huge
     end
     if type(t) ~= "number" or t ~= t then
-        error("bad argument #1 to '" .. name .. "' (number or nil expected, got " .. type(t) .. ")", 3)
+        error("bad argument #1 to '" .. name .. "' (number or nil expected, got " .. errors.what(t) .. ")", 3)
     end
     return t
 end
 _M.deadline = deadline
+
+-- The most one read returns: LNET_RBUF_SIZE, the loop's read buffer.
+local RBUF_SIZE = 65536
+_M.RBUF_SIZE = RBUF_SIZE
+
+-- read_max(max, name, default [, cap]): a read's byte limit, whole and at
+-- most cap (RBUF_SIZE unless given; math.huge asks for what there is);
+-- misuse raises.
+function _M.read_max(max, name, default, cap)
+    if max == nil then
+        return default
+    end
+    if type(max) ~= "number" or max < 0 or max ~= max then
+        error("bad argument #1 to '" .. name .. "' (non-negative number expected, got " .. tostring(max) .. ")", 3)
+    end
+    return min(floor(max), cap or RBUF_SIZE)
+end
 
 local Conn = {}
 Conn.__index = Conn
@@ -111,11 +128,7 @@ end
 -- fails the call once it would have to wait) and leaves the conn usable: a
 -- call that fails consumed no byte.
 function Conn:read(max, ctx)
-    if max == nil then
-        max = 65536
-    elseif type(max) ~= "number" or max < 0 or max ~= max then
-        error("bad argument #1 to 'read' (non-negative number expected, got " .. tostring(max) .. ")", 2)
-    end
+    max = _M.read_max(max, "read", RBUF_SIZE)
     local c = self.c
     if max < 1 then
         if C.lnet_conn_fd(c) < 0 then
@@ -220,7 +233,7 @@ end
 
 local function int_arg(v, name)
     if type(v) ~= "number" or v ~= v then
-        error("bad argument #1 to '" .. name .. "' (number expected, got " .. type(v) .. ")", 3)
+        error("bad argument #1 to '" .. name .. "' (number expected, got " .. errors.what(v) .. ")", 3)
     end
     return floor(v)
 end

@@ -133,7 +133,7 @@ end
 function _M.with_deadline(parent, t)
     check_parent(parent, "with_deadline")
     if type(t) ~= "number" or t ~= t then
-        error("bad argument #2 to 'with_deadline' (number expected, got " .. type(t) .. ")", 2)
+        error("bad argument #2 to 'with_deadline' (number expected, got " .. errors.what(t) .. ")", 2)
     end
     local at = min(t, parent.deadline_at)
     local c = new_cancelable(parent, at)
@@ -155,7 +155,7 @@ end
 function _M.with_timeout(parent, sec)
     check_parent(parent, "with_timeout")
     if type(sec) ~= "number" or sec ~= sec then
-        error("bad argument #2 to 'with_timeout' (number expected, got " .. type(sec) .. ")", 2)
+        error("bad argument #2 to 'with_timeout' (number expected, got " .. errors.what(sec) .. ")", 2)
     end
     return _M.with_deadline(parent, C.lnet_now() + sec)
 end

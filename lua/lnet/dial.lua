@@ -36,8 +36,9 @@ local function check_opts(opts, level)
     if type(opts) ~= "table" then
         error("bad dial options (table expected, got " .. type(opts) .. ")", level + 1)
     end
-    if opts.timeout ~= nil and type(opts.timeout) ~= "number" then
-        error("bad dialer timeout (number expected, got " .. type(opts.timeout) .. ")", level + 1)
+    local timeout = opts.timeout
+    if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout) then
+        error("bad dialer timeout (number expected, got " .. errors.what(timeout) .. ")", level + 1)
     end
     conn.deadline(opts.deadline, "dialer")
 end

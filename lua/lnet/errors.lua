@@ -239,6 +239,11 @@ function _M.as(err, name)
     return nil
 end
 
+-- What a bad argument was, for "bad argument" messages: its type, or "nan".
+function _M.what(v)
+    return v ~= v and "nan" or type(v)
+end
+
 -- is_error(v): true for any value of an lnet error kind.
 function _M.is_error(v)
     local mt = getmetatable(v)

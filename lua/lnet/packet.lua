@@ -35,12 +35,11 @@ local rbuf = sys.rbuf
 local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
 local band = bit.band
 local setmetatable, type, error, tostring = setmetatable, type, error, tostring
-local floor, min = math.floor, math.min
+local min = math.min
 local self_task, park = sched.self_task, sched.park
 
 local AGAIN = -codes.EAGAIN
 local READ, WRITE = 1, 2
-local RBUF_SIZE = 65536 -- LNET_RBUF_SIZE: the most one read returns
 local DEFAULT_MAX = 65535
 local IPV4_HEADER_MAX = 60
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
@@ -198,15 +197,6 @@ function PacketConn:op_error(op, err, raddr)
     return OpError(op, self.net, self.laddr, raddr or self.raddr, err)
 end
 
-local function max_arg(max, name)
-    if max == nil then
-        return DEFAULT_MAX
-    end
-    if type(max) ~= "number" or max < 0 or max ~= max then
-        error("bad argument #1 to '" .. name .. "' (non-negative number expected, got " .. tostring(max) .. ")", 3)
-    end
-    return min(floor(max), RBUF_SIZE)
-end
 
 -- One datagram: data, size (nil: cut, length unknown), ttl (raw IPv4 only),
 -- or nil and the unwrapped error. from, unless nil, gets the sender.
@@ -215,7 +205,7 @@ local function recv(self, max, from, ctx, syscall)
     local op, p = t.op, self.p
     local room = max
     if self.ip4hdr then
-        room = min(max + IPV4_HEADER_MAX, RBUF_SIZE)
+        room = min(max + IPV4_HEADER_MAX, conn.RBUF_SIZE)
     end
     local n = C.lnet_packet_recvfrom(p, op, rbuf, room, from, sizep)
     while n == AGAIN do
@@ -251,7 +241,7 @@ end
 -- info.ttl is the IPv4 TTL on raw ip4 networks. max defaults to 65,535 and
 -- is capped at 64 KiB; a max of 0 takes the datagram and returns "".
 function PacketConn:read_from(max, ctx)
-    max = max_arg(max, "read_from")
+    max = conn.read_max(max, "read_from", DEFAULT_MAX)
     local data, size, ttl = recv(self, max, sa, ctx, "recvfrom")
     if data == nil then
         return nil, self:op_error("read", size)
@@ -262,7 +252,7 @@ end
 -- read([max [, ctx]]): the next datagram's data (at most max bytes; "" for
 -- an empty datagram). read_from says whether it was cut.
 function PacketConn:read(max, ctx)
-    max = max_arg(max, "read")
+    max = conn.read_max(max, "read", DEFAULT_MAX)
     local data, err = recv(self, max, nil, ctx, "read")
     if data == nil then
         return nil, self:op_error("read", err)

@@ -32,7 +32,7 @@ local conn = require "lnet.conn"
 
 local C = sys.C
 local setmetatable, type, error, tostring, next = setmetatable, type, error, tostring, next
-local huge, floor = math.huge, math.floor
+local huge = math.huge
 local sub = string.sub
 local tremove = table.remove
 local self_task, park = sched.self_task, sched.park
@@ -220,12 +220,7 @@ end
 -- A ctx ends the wait (a cancelled ctx fails the call once it would have
 -- to wait); a call that fails took no byte.
 function Pipe:read(max, ctx)
-    if max == nil then
-        max = 65536
-    elseif type(max) ~= "number" or max < 0 or max ~= max then
-        error("bad argument #1 to 'read' (non-negative number expected, got " .. tostring(max) .. ")", 2)
-    end
-    max = floor(max) -- as the conns' C side truncates it
+    max = conn.read_max(max, "read", conn.RBUF_SIZE, huge) -- a big max takes a whole write
     if max < 1 then
         if self.closed then
             return nil, op_error("read", ErrClosed)

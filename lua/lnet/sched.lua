@@ -346,7 +346,7 @@ end
 -- sleep(0) lets every ready task run first.
 function _M.sleep(sec, ctx)
     if type(sec) ~= "number" or sec ~= sec then
-        error("bad argument #1 to 'sleep' (number expected, got " .. type(sec) .. ")", 2)
+        error("bad argument #1 to 'sleep' (number expected, got " .. errors.what(sec) .. ")", 2)
     end
     local t = self_task(2)
     local op = t.op
@@ -480,8 +480,8 @@ end
 
 function WaitGroup:add(n)
     n = n or 1
-    if type(n) ~= "number" then
-        error("bad argument #1 to 'add' (number expected, got " .. type(n) .. ")", 2)
+    if type(n) ~= "number" or n ~= n then
+        error("bad argument #1 to 'add' (number expected, got " .. errors.what(n) .. ")", 2)
     end
     local count = self.count + n
     if count < 0 then
