@@ -178,7 +178,7 @@ describe("errors (seed §5, §6, §18)", function()
         it("a dial whose deadline has passed fails at once with a timeout", function()
             local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
             local addr = tostring(ln:addr())
-            for _, opts in ipairs({ { deadline = lnet.now() }, { deadline = 1 } }) do
+            for _, opts in ipairs({ { deadline = lnet.now() }, { deadline = 1 }, { timeout = -5 } }) do
                 local t0 = lnet.now()
                 local c, err = lnet.dialer(opts):dial("tcp", addr)
                 if c then
@@ -196,6 +196,22 @@ describe("errors (seed §5, §6, §18)", function()
                 assert.is_nil(c2)
                 assert.is_true(errors.is(err2, lnet.ErrDeadlineExceeded), tostring(err2))
             end
+            ln:close()
+        end)
+
+        it("a zero timeout is no timeout, as in Go; the deadline still bounds the dial", function()
+            local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+            local addr = tostring(ln:addr())
+            for _, opts in ipairs({ { timeout = 0 }, { timeout = 0, deadline = lnet.now() + 5 } }) do
+                local c, err = lnet.dialer(opts):dial("tcp", addr)
+                assert.is_not_nil(c, tostring(err))
+                local s = assert(ln:accept())
+                c:close()
+                s:close()
+            end
+            local c, err = lnet.dialer({ timeout = 0, deadline = lnet.now() - 1 }):dial("tcp", addr)
+            assert.is_nil(c)
+            assert.is_true(errors.is(err, lnet.ErrDeadlineExceeded), tostring(err))
             ln:close()
         end)
 

@@ -218,12 +218,33 @@ describe("listener (seed §4)", function()
         ln:close()
     end)
 
+    it("0.0.0.0 in either form is the wildcard too: tcp listens dual-stack on it, as Go does", function()
+        if not ipv6_loopback() then
+            pending("no IPv6 on this host")
+            return
+        end
+        for _, host in ipairs({ "0.0.0.0", "[::ffff:0.0.0.0]" }) do
+            local ln = assert(lnet.listen("tcp", host .. ":0"))
+            local port = ln:addr().port
+            assert.are.equal("[::]:" .. port, tostring(ln:addr()))
+            for _, target in ipairs({ "127.0.0.1", "[::1]" }) do
+                local c, s = support.dial_accept(ln, "tcp", target .. ":" .. port)
+                c:close()
+                s:close()
+            end
+            ln:close()
+        end
+        local ln4 = assert(lnet.listen("tcp4", "[::ffff:0.0.0.0]:0"))
+        assert.are.equal("0.0.0.0:" .. ln4:addr().port, tostring(ln4:addr()))
+        ln4:close()
+    end)
+
     it("listening on tcp4 :0 gives 0.0.0.0:port", function()
         local ln = assert(lnet.listen("tcp4", ":0"))
         local a = ln:addr()
         assert.is_true(a.port > 0)
         assert.are.equal("0.0.0.0:" .. a.port, tostring(a))
-        assert.are.equal("tcp4", a:network())
+        assert.are.equal("tcp", a:network()) -- as Go's TCPAddr, whatever the family
         ln:close()
     end)
 

@@ -95,8 +95,10 @@ end
 local IPAddr = {}
 IPAddr.__index = IPAddr
 
+-- As Go's TCPAddr, UDPAddr and IPAddr: "tcp", "udp" or "ip", whichever
+-- network of the family made the address.
 function IPAddr:network()
-    return self.net
+    return match(self.net, "^%a+")
 end
 
 function IPAddr:__tostring()
@@ -185,19 +187,19 @@ function _M.to_sockaddr(sa, a, family)
         rc = C.lnet_sockaddr_unix(sa, a.name, #a.name)
     else
         local ipv = a.ip
-        if a.noip then
-            ipv = family == K.AF_INET and ip.ipv4_unspecified() or ip.ipv6_unspecified()
-        elseif family == K.AF_INET then
-            ipv = ipv:unmap()
+        if family == K.AF_INET then
+            ipv = a.noip and ip.ipv4_unspecified() or ipv:unmap()
             if not ipv:is4() then
                 return nil, errors.AddrError("non-IPv4 address", tostring(ipv))
             end
+        elseif a.noip or ipv:unmap() == ip.ipv4_unspecified() then
+            -- The IPv4 wildcard on an IPv6 socket means "::", as in Go.
+            ipv = ip.ipv6_unspecified()
         end
         local b = ipv:bytes()
         if family == K.AF_INET6 and #b == 4 then
-            -- An IPv4 target on an IPv6 socket: the mapped form, as Go does;
-            -- 0.0.0.0 on a dual-stack listener means "::".
-            b = ipv:is_unspecified() and ip.ipv6_unspecified():bytes() or "\0\0\0\0\0\0\0\0\0\0\255\255" .. b
+            -- An IPv4 target on an IPv6 socket: the mapped form, as Go does.
+            b = "\0\0\0\0\0\0\0\0\0\0\255\255" .. b
         end
         local scope = 0
         if a.zone ~= "" then
@@ -449,8 +451,9 @@ local function is_ipv4(a)
     return a.noip or a.ip:is4() or a.ip:is4in6()
 end
 
+-- Go's isWildcard: no IP, "::", or 0.0.0.0 in either form.
 local function is_wildcard(a)
-    return a.noip or a.ip:is_unspecified()
+    return a.noip or a.ip:unmap():is_unspecified()
 end
 
 -- The addresses a dial from local address la may try: those of la's family,

@@ -149,7 +149,7 @@ function Dialer:dial(network, address, ctx)
         return nil, OpError("dial", network, la, addrs[1], cerr)
     end
     local deadline = self.deadline or huge
-    if self.timeout ~= nil then
+    if self.timeout ~= nil and self.timeout ~= 0 then -- Go: zero means none
         deadline = min(deadline, C.lnet_now() + self.timeout)
     end
     local first_err
