@@ -151,6 +151,15 @@ describe("conn (seed §1)", function()
             assert.is_nil(ok)
             assert.is_true(errors.is(cerr, lnet.ErrClosed), tostring(cerr))
         end
+        -- Go's texts: a conn's setters name the local address; TCP's own
+        -- (nodelay, linger) both ends.
+        local l, r = tostring(c:local_addr()), tostring(c:remote_addr())
+        local _, derr = c:set_deadline(nil)
+        assert.are.equal("set tcp " .. l .. ": use of closed network connection", tostring(derr))
+        local _, nerr = c:set_nodelay(true)
+        assert.are.equal("set tcp " .. l .. "->" .. r .. ": use of closed network connection", tostring(nerr))
+        local _, lerr = c:set_linger(0)
+        assert.are.equal(tostring(nerr), tostring(lerr))
         s:close()
     end)
 

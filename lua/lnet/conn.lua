@@ -218,15 +218,16 @@ local function set_deadline(self, dirs, t, name)
     return true
 end
 
--- Applies fn(fd, ...) -> code; an error is a "set" OpError naming setsockopt.
-local function sockopt(self, fn, ...)
+-- Applies fn(fd, ...) -> code; an error is the "set" OpError fail(self, err)
+-- makes, naming setsockopt.
+local function sockopt(self, fail, fn, ...)
     local fd = self:fd()
     if fd < 0 then
-        return self:set_error(ErrClosed)
+        return fail(self, ErrClosed)
     end
     local rc = fn(fd, ...)
     if rc < 0 then
-        return self:set_error(code_error(rc, "setsockopt"))
+        return fail(self, code_error(rc, "setsockopt"))
     end
     return true
 end
@@ -259,11 +260,13 @@ function _M.add_setters(Class)
     end
 
     function Class:set_read_buffer(n)
-        return sockopt(self, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_RCVBUF, int_arg(n, "set_read_buffer"))
+        return sockopt(self, self.set_error, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_RCVBUF,
+                       int_arg(n, "set_read_buffer"))
     end
 
     function Class:set_write_buffer(n)
-        return sockopt(self, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_SNDBUF, int_arg(n, "set_write_buffer"))
+        return sockopt(self, self.set_error, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_SNDBUF,
+                       int_arg(n, "set_write_buffer"))
     end
 end
 
@@ -282,14 +285,21 @@ end
 
 _M.add_setters(Conn)
 
+-- Go's TCPConn setters name both ends in their errors.
+local function tcp_set_error(self, err)
+    local laddr, raddr = self:addrs()
+    return nil, OpError("set", self.net, laddr, raddr, err)
+end
+
 function Conn:set_nodelay(on)
-    return sockopt(self, C.lnet_fd_setsockopt_int, K.IPPROTO_TCP, K.TCP_NODELAY, bool_arg(on, "set_nodelay"))
+    return sockopt(self, tcp_set_error, C.lnet_fd_setsockopt_int, K.IPPROTO_TCP, K.TCP_NODELAY,
+                   bool_arg(on, "set_nodelay"))
 end
 
 -- set_linger(sec): sec < 0 is the default (close returns at once, the kernel
 -- sends the rest); 0 discards unsent data and resets; > 0 lingers.
 function Conn:set_linger(sec)
-    return sockopt(self, C.lnet_sockopt_linger, int_arg(sec, "set_linger"))
+    return sockopt(self, tcp_set_error, C.lnet_sockopt_linger, int_arg(sec, "set_linger"))
 end
 
 -- The general copy, for anything with read and write (a pipe, a bufio
