@@ -74,7 +74,9 @@ lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *
     lnet_err_t rc;
     if (c->fd < 0) return -LNET_ECLOSED;
     if ((rc = lnet_side_enter(s, op)) < 0) return rc;
-    while (op->progress < len) {
+    /* At least one call, as Go makes: an empty write still reports a pending
+     * error (a reset), and on a seqpacket socket it sends an empty record. */
+    for (;;) {
         const char *p = buf + op->progress;
         size_t left = len - op->progress;
         ssize_t n = c->is_socket ? send(c->fd, p, left, MSG_NOSIGNAL) : write(c->fd, p, left);
@@ -84,6 +86,7 @@ lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *
         }
         if (n >= 0) {
             op->progress += (size_t)n;
+            if (op->progress >= len) break;
         } else if (errno == EAGAIN) {
             return lnet_side_wait(s, op);
         } else if (errno != EINTR) {

@@ -447,6 +447,38 @@ describe("conn (seed §1)", function()
         c:close()
     end)
 
+    it("an empty write is a real send, as Go's: it reports a reset, and is an empty record on unixpacket", function()
+        local c, s = pair()
+        assert.are.equal(0, c:write(""))
+        assert.is_true(s:set_linger(0))
+        assert.is_true(s:close())
+        local n, err
+        for _ = 1, 100 do -- until the reset has arrived
+            n, err = c:write("")
+            if err ~= nil then
+                break
+            end
+            lnet.sleep(0.005)
+        end
+        assert.are.equal(0, n)
+        assert.is_true(errors.is(err, lnet.errno.ECONNRESET), tostring(err))
+        c:close()
+
+        local path = support.abstract_unix()
+        local ln = assert(lnet.listen("unixpacket", path))
+        local pc, ps = support.dial_accept(ln, "unixpacket", path)
+        ln:close()
+        assert.are.equal(0, pc:write(""))
+        assert.are.equal(3, pc:write("abc"))
+        ps:set_read_deadline(lnet.now() + support.SLACK)
+        local data, rerr = ps:read()
+        assert.is_nil(data) -- an empty record reads as EOF, as in Go
+        assert.is_true(rawequal(rerr, lnet.EOF))
+        assert.are.equal("abc", ps:read())
+        pc:close()
+        ps:close()
+    end)
+
     it("a peer reset wakes a parked read", function()
         local c, s = pair()
         local reader = lnet.go(function()

@@ -231,7 +231,11 @@ describe("lnet.pipe", function()
             assert.are.equal("ab", c2:read(2.9)) -- a fractional max is truncated
             assert.are.equal("c", c2:read(0.5 + 1))
             assert.are.equal(3, w2:join())
+            -- read(0) fails as a read would: EOF once the other end is closed
             c1:close()
+            local none, err = c2:read(0)
+            assert.is_nil(none)
+            assert.is_true(rawequal(err, lnet.EOF))
             c2:close()
         end)
 

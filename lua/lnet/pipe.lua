@@ -216,22 +216,19 @@ end
 
 -- read([max [, ctx]]): a string of 1..max bytes of the other end's write
 -- in flight (never of two writes), as soon as there is one; nil, EOF once
--- the other end is closed. max defaults to 65536; read(0) is "" at once.
--- A ctx ends the wait (a cancelled ctx fails the call once it would have
--- to wait); a call that fails took no byte.
+-- the other end is closed. max defaults to 65536; read(0) is "" at once
+-- unless the read would fail. A ctx ends the wait (a cancelled ctx fails
+-- the call once it would have to wait); a call that fails took no byte.
 function Pipe:read(max, ctx)
     max = conn.read_max(max, "read", conn.RBUF_SIZE, huge) -- a big max takes a whole write
-    if max < 1 then
-        if self.closed then
-            return nil, op_error("read", ErrClosed)
-        end
-        return ""
-    end
-    local t = self_task(2)
     local e = read_err(self)
     if e ~= nil then
         return nil, e
     end
+    if max < 1 then
+        return ""
+    end
+    local t = self_task(2)
     local d = self.rx
     if d.w ~= nil then
         -- A write in flight means no reader is waiting: take it now.
