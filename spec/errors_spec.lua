@@ -75,6 +75,18 @@ describe("errors (seed §5, §6, §18)", function()
             dial_fails("tcp", "[::1", "dial tcp: address [::1: missing ']' in address")
         end)
 
+        it("a stray '[' or ']', port included, as Go's SplitHostPort", function()
+            for _, case in ipairs({
+                { "127.0.0.1:80]", "]" },
+                { "foo:[bar", "[" },
+                { "x:[", "[" },
+                { "[::1]:8]0", "]" },
+                { "[::1]:[80", "[" },
+            }) do
+                dial_fails("tcp", case[1], ("dial tcp: address %s: unexpected '%s' in address"):format(case[1], case[2]))
+            end
+        end)
+
         it("a port out of range: invalid port", function()
             local err = dial_fails("tcp", "127.0.0.1:70000", "dial tcp: address 70000: invalid port")
             local ae = errors.as(err, "AddrError")

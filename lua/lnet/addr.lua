@@ -235,6 +235,8 @@ function _M.split_host_port(hostport)
         return addr_error(missing_port, hostport)
     end
     local host
+    -- From where on a '[' or a ']' is out of place, port included.
+    local no_open, no_close = 1, 1
     if byte(hostport, 1) == 91 then -- '['
         local close = find(hostport, "]", 1, true)
         if close == nil then
@@ -249,23 +251,18 @@ function _M.split_host_port(hostport)
             return addr_error(missing_port, hostport)
         end
         host = sub(hostport, 2, close - 1)
-        if find(sub(hostport, 2), "[", 1, true) then
-            return addr_error("unexpected '[' in address", hostport)
-        end
-        if find(sub(hostport, close + 1), "]", 1, true) then
-            return addr_error("unexpected ']' in address", hostport)
-        end
+        no_open, no_close = 2, close + 1
     else
         host = sub(hostport, 1, last - 1)
         if find(host, ":", 1, true) then
             return addr_error(too_many, hostport)
         end
-        if find(host, "[", 1, true) then
-            return addr_error("unexpected '[' in address", hostport)
-        end
-        if find(host, "]", 1, true) then
-            return addr_error("unexpected ']' in address", hostport)
-        end
+    end
+    if find(hostport, "[", no_open, true) then
+        return addr_error("unexpected '[' in address", hostport)
+    end
+    if find(hostport, "]", no_close, true) then
+        return addr_error("unexpected ']' in address", hostport)
     end
     return host, sub(hostport, last + 1)
 end

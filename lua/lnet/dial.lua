@@ -104,6 +104,31 @@ local function connect(t, spec, a, local_addr, deadline, ctx)
     return c
 end
 
+local function self_connected(c)
+    local l, r = c:addrs()
+    return l ~= nil and r ~= nil and l.port == r.port and l.ip == r.ip
+end
+
+-- connect, as Go's dialTCP: from an ephemeral port a dial can meet itself
+-- (TCP's simultaneous open, when the target is a free port in the local
+-- range) or a spurious EADDRNOTAVAIL; then it tries again, twice at most.
+local function connect_tcp(t, spec, a, local_addr, deadline, ctx)
+    local c, err = connect(t, spec, a, local_addr, deadline, ctx)
+    if local_addr ~= nil and local_addr.port ~= 0 then
+        return c, err
+    end
+    for _ = 1, 2 do
+        if c ~= nil and not self_connected(c) or c == nil and not errors.is(err, errors.errno.EADDRNOTAVAIL) then
+            break
+        end
+        if c ~= nil then
+            c:close()
+        end
+        c, err = connect(t, spec, a, local_addr, deadline, ctx)
+    end
+    return c, err
+end
+
 local function resolve_local(spec, local_addr)
     if local_addr == nil then
         return nil
@@ -161,7 +186,7 @@ function Dialer:dial(network, address, ctx)
         end
         local c
         -- Datagram networks connect without waiting and make packet conns.
-        c, err = (spec.packet and packet.connect or connect)(t, spec, a, la, share, ctx)
+        c, err = (spec.packet and packet.connect or spec.tcp and connect_tcp or connect)(t, spec, a, la, share, ctx)
         if c ~= nil then
             return c
         end
