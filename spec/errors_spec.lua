@@ -114,6 +114,18 @@ describe("errors (seed §5, §6, §18)", function()
             assert.is_true(de.is_not_found)
         end)
 
+        it("service names: any letter case, Go's own table under /etc/services, named by family", function()
+            -- A past deadline fails the dial before any connect; the error
+            -- names the port the service resolved to.
+            local expired = lnet.dialer({ deadline = lnet.now() - 1 })
+            for _, case in ipairs({ { "HTTP", 80 }, { "Https", 443 }, { "imap3", 220 }, { "gopher", 70 } }) do
+                local c, err = expired:dial("tcp4", "127.0.0.1:" .. case[1])
+                assert.is_nil(c)
+                assert.are.equal(("dial tcp4 127.0.0.1:%d: i/o timeout"):format(case[2]), tostring(err))
+            end
+            dial_fails("udp6", "[::1]:nosuchsvc", "dial udp6: lookup udp/nosuchsvc: unknown port")
+        end)
+
         it("an address of the wrong family: no suitable address found", function()
             dial_fails("tcp4", "[::1]:80", "dial tcp4: address ::1: no suitable address found")
             dial_fails("tcp6", "127.0.0.1:80", "dial tcp6: address 127.0.0.1: no suitable address found")

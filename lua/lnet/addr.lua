@@ -267,10 +267,15 @@ function _M.split_host_port(hostport)
     return host, sub(hostport, last + 1)
 end
 
--- /etc/services, read once when a port is first given by name.
+-- Service names: Go's own few, then /etc/services over them (a later line
+-- wins, as in Go), read once when a port is first given by name.
 local services
 local function load_services()
-    services = { tcp = {}, udp = {} }
+    services = {
+        tcp = { ftp = 21, ftps = 990, gopher = 70, http = 80, https = 443, imap2 = 143, imap3 = 220,
+                imaps = 993, pop3 = 110, pop3s = 995, smtp = 25, ssh = 22, telnet = 23 },
+        udp = { domain = 53 },
+    }
     local f = open("/etc/services")
     if f == nil then
         return
@@ -279,11 +284,11 @@ local function load_services()
         line = match(line, "^[^#]*")
         local name, port, proto, aliases = match(line, "^(%S+)%s+(%d+)/(%a+)(.*)$")
         local t = services[proto]
-        if t ~= nil then
-            port = tonumber(port)
-            t[name] = t[name] or port
+        port = tonumber(port)
+        if t ~= nil and port > 0 then
+            t[name] = port
             for alias in aliases:gmatch("%S+") do
-                t[alias] = t[alias] or port
+                t[alias] = port
             end
         end
     end
@@ -307,11 +312,12 @@ function _M.parse_port(net, service)
     if services == nil then
         load_services()
     end
-    local proto = match(net, "^(%a%a%a)")
-    local port = services[proto] and services[proto][service]
+    -- Go's lookupPortMap: by family ("tcp4" is "tcp"), any letter case.
+    local proto = match(net, "^%a+")
+    local port = services[proto] and services[proto][service:lower()]
     if port == nil then
         return nil,
-            errors.DNSError({ err = "unknown port", name = net .. "/" .. service, is_not_found = true })
+            errors.DNSError({ err = "unknown port", name = proto .. "/" .. service, is_not_found = true })
     end
     return port
 end
