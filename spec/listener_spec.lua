@@ -239,6 +239,23 @@ describe("listener (seed §4)", function()
         ln4:close()
     end)
 
+    it("\"::\" is followed by 0.0.0.0, as in Go: all tcp4 has of it, and a dial's fallback", function()
+        local ln4 = assert(lnet.listen("tcp4", "[::]:0"))
+        local port = ln4:addr().port
+        assert.are.equal("0.0.0.0:" .. port, tostring(ln4:addr()))
+        local c, s = support.dial_accept(ln4, "tcp4", "[::]:" .. port)
+        c:close()
+        s:close()
+        ln4:close()
+        -- "tcp" tries [::] first; an IPv4-only listener is reached by 0.0.0.0.
+        local lo = assert(lnet.listen("tcp4", "127.0.0.1:0"))
+        c, s = support.dial_accept(lo, "tcp", "[::]:" .. lo:addr().port)
+        assert.are.equal(tostring(lo:addr()), tostring(c:remote_addr()))
+        c:close()
+        s:close()
+        lo:close()
+    end)
+
     it("listening on tcp4 :0 gives 0.0.0.0:port", function()
         local ln = assert(lnet.listen("tcp4", ":0"))
         local a = ln:addr()

@@ -334,22 +334,14 @@ local function family_fits(spec, ipv)
     return true
 end
 
--- The IPs of host (a literal, or a name through the system resolver),
--- filtered to the network's family, in the resolver's order.
-local function lookup(spec, host)
-    local literal = ip.parse_addr(host)
-    if literal ~= nil then
-        if not family_fits(spec, literal) then
-            return addr_error("no suitable address found", host)
-        end
-        return { literal }
-    end
-    local family = spec.v == 4 and K.AF_INET or spec.v == 6 and K.AF_INET6 or K.AF_UNSPEC
-    -- Not a literal, so a name; with a colon or a zone it is no domain name
-    -- (a malformed IPv6 literal) and, as in Go, no host has it.
+-- The IPs of a name, through the system resolver, in its order; or nil
+-- and a DNSError.
+local function resolve_name(spec, host)
+    -- With a colon or a zone it is no domain name (a malformed IPv6
+    -- literal) and, as in Go, no host has it.
     local n = -sys.codes.EAI_NONAME
     if not find(host, "[%%:]") then
-        n = C.lnet_resolve_blocking(host, family, resolved, MAX_RESOLVED)
+        n = C.lnet_resolve_blocking(host, K.AF_UNSPEC, resolved, MAX_RESOLVED)
     end
     if n < 0 then
         local codes = sys.codes
@@ -366,10 +358,38 @@ local function lookup(spec, host)
     for i = 0, n - 1 do
         ips[#ips + 1] = _M.from_sockaddr(resolved[i], spec.name).ip
     end
-    if #ips == 0 then
+    return ips
+end
+
+-- The IPs of host (a literal or a name), filtered to the network's family
+-- as Go's filterAddrList does, so a name of the other family only is "no
+-- suitable address found".
+local function lookup(spec, host)
+    local ips, err
+    local literal = ip.parse_addr(host)
+    if literal ~= nil then
+        ips = { literal }
+        if literal == ip.ipv6_unspecified() then
+            -- Go's issue 18806: where "::" binds but cannot be connected
+            -- back to, 0.0.0.0 comes next (and is all a "tcp4" has).
+            ips[2] = ip.ipv4_unspecified()
+        end
+    else
+        ips, err = resolve_name(spec, host)
+        if ips == nil then
+            return nil, err
+        end
+    end
+    local fit = {}
+    for i = 1, #ips do
+        if family_fits(spec, ips[i]) then
+            fit[#fit + 1] = ips[i]
+        end
+    end
+    if #fit == 0 then
         return addr_error("no suitable address found", host)
     end
-    return ips
+    return fit
 end
 
 -- resolve(spec, address, for_listen): the list of address objects to dial,
