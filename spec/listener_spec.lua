@@ -256,6 +256,44 @@ describe("listener (seed §4)", function()
         lo:close()
     end)
 
+    it("an empty address listens on the wildcard with a fresh port; on unix, a fresh abstract name", function()
+        local ln = assert(lnet.listen("tcp", ""))
+        assert.is_true(ln:addr().port > 0)
+        assert.is_true(ln:addr().ip:unmap():is_unspecified())
+        local pc = assert(lnet.listen_packet("udp", ""))
+        assert.is_true(pc:local_addr().port > 0)
+        local u1, u2 = assert(lnet.listen("unix", "")), assert(lnet.listen("unix", ""))
+        local n1, n2 = u1:addr().name, u2:addr().name
+        assert.are.equal("@", n1:sub(1, 1))
+        assert.is_true(#n1 > 1)
+        assert.are_not.equal(n1, n2)
+        local c, s = support.dial_accept(u1, "unix", n1)
+        c:close()
+        s:close()
+        for _, x in ipairs({ ln, pc, u1, u2 }) do
+            x:close()
+        end
+    end)
+
+    it("an address object of another kind is refused with Go's AddrError", function()
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        local a = ln:addr()
+        for _, call in ipairs({
+            { "listen udp", lnet.listen_packet, "udp" },
+            { "listen unix", lnet.listen, "unix" },
+        }) do
+            local x, err = call[2](call[3], a)
+            assert.is_nil(x)
+            assert.are.equal(call[1] .. ": address " .. tostring(a) .. ": unexpected address type", tostring(err))
+        end
+        local u = assert(lnet.listen_packet("udp", "127.0.0.1:0"))
+        local c, err = lnet.dial("tcp", tostring(a), { local_addr = u:local_addr() })
+        assert.is_nil(c)
+        assert.are.equal("dial tcp: address " .. tostring(u:local_addr()) .. ": mismatched local address type", tostring(err))
+        u:close()
+        ln:close()
+    end)
+
     it("listening on tcp4 :0 gives 0.0.0.0:port", function()
         local ln = assert(lnet.listen("tcp4", ":0"))
         local a = ln:addr()

@@ -37,5 +37,9 @@ int main(void) {
     char long_path[200];
     memset(long_path, 'a', sizeof long_path);
     CHECK(lnet_sockaddr_unix(&a, long_path, sizeof long_path) == -ENAMETOOLONG);
+
+    /* No name: the family alone, for the kernel to bind a fresh one. */
+    CHECK(lnet_sockaddr_unix(&a, "", 0) == 0);
+    CHECK(a.len == sizeof(sa_family_t));
     return CHECK_DONE();
 }

@@ -394,13 +394,25 @@ end
 
 -- resolve(spec, address, for_listen): the list of address objects to dial,
 -- or the one to listen on; nil and an AddrError/DNSError/ParseError.
--- An empty host means the wildcard (listen) or the local system (dial).
+-- of_kind(spec, a, why): a, if an address object of the network's kind (Go's
+-- types see to that); else nil and an AddrError saying why.
+function _M.of_kind(spec, a, why)
+    local want = spec.kind == "unix" and spec.name or match(spec.name, "^%a+")
+    if a:network() ~= want then
+        return addr_error(why, tostring(a))
+    end
+    return a
+end
+
+-- An empty host means the wildcard (listen) or the local system (dial); an
+-- empty address to listen on is the wildcard with port 0, as in Go.
 function _M.resolve(spec, address, for_listen)
     if type(address) ~= "string" then
-        if _M.is_addr(address) then
-            return { address }
+        if not _M.is_addr(address) then
+            error("bad address (string or address object expected, got " .. type(address) .. ")", 3)
         end
-        error("bad address (string or address object expected, got " .. type(address) .. ")", 3)
+        local a, err = _M.of_kind(spec, address, "unexpected address type")
+        return a and { a }, err
     end
     if address == "" and not for_listen then
         return nil, errors.ErrMissingAddress
@@ -410,8 +422,10 @@ function _M.resolve(spec, address, for_listen)
     end
     local host, portnum = address, nil
     if not spec.bare then
-        local port, perr
-        host, port = _M.split_host_port(address)
+        local port, perr = "", nil
+        if address ~= "" then
+            host, port = _M.split_host_port(address)
+        end
         if host == nil then
             return nil, port
         end
@@ -465,7 +479,8 @@ function _M.listen_target(network, address, packet)
     end
     local a = addrs[1]
     if (spec.packet or false) ~= packet then
-        return nil, errors.OpError("listen", network, nil, a, errors.AddrError("unexpected address type", address))
+        return nil,
+            errors.OpError("listen", network, nil, a, errors.AddrError("unexpected address type", tostring(address)))
     end
     return spec, a
 end

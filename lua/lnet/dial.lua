@@ -133,6 +133,9 @@ local function resolve_local(spec, local_addr)
     if local_addr == nil then
         return nil
     end
+    if addr.is_addr(local_addr) then
+        return addr.of_kind(spec, local_addr, "mismatched local address type")
+    end
     local addrs, err = addr.resolve(spec, local_addr, true)
     if addrs == nil then
         return nil, err

@@ -94,7 +94,7 @@ function _M.listen(network, address, opts)
         return nil, OpError("listen", network, nil, a, err)
     end
     -- Abstract unix names have no file to remove.
-    local unlink = a.name ~= nil and a.name:sub(1, 1) ~= "@" and a.name or nil
+    local unlink = a.name ~= nil and a.name ~= "" and a.name:sub(1, 1) ~= "@" and a.name or nil
     local l = C.lnet_listener_open(sys.loop, fd, unlink)
     if l == nil then
         return nil, OpError("listen", network, nil, a, SyscallError("malloc", errno.ENOMEM))
