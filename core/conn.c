@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@ struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd) {
     c->fd = fd;
     c->is_socket = 1; /* until a call says ENOTSOCK: no fstat per accept */
     c->connecting = 0;
+    c->peer_len = 0;
     lnet_side_init(&c->rd, loop, fd, EV_READ);
     lnet_side_init(&c->wr, loop, fd, EV_WRITE);
     c->h.close = close_handle;
@@ -30,6 +32,19 @@ void lnet_conn_free(struct lnet_conn *c) {
     if (c == NULL) return;
     lnet_conn_close(c);
     free(c);
+}
+
+void lnet_conn_keep_peer(struct lnet_conn *c, const struct lnet_sockaddr *a) {
+    if (a->len > sizeof c->peer) return; /* a unix peer: the kernel keeps it */
+    memcpy(&c->peer, &a->u, a->len);
+    c->peer_len = a->len;
+}
+
+lnet_err_t lnet_conn_peer(const struct lnet_conn *c, struct lnet_sockaddr *out) {
+    if (c->peer_len == 0) return -ENOTCONN;
+    memcpy(&out->u, &c->peer, c->peer_len);
+    out->len = c->peer_len;
+    return 0;
 }
 
 lnet_err_t lnet_conn_close(struct lnet_conn *c) {

@@ -10,6 +10,7 @@
 #ifndef LNET_CONN_H
 #define LNET_CONN_H
 
+#include <netinet/in.h>
 #include <sys/types.h>
 
 #include "addr.h"
@@ -24,12 +25,24 @@ struct lnet_conn {
     int is_socket;  /* send/recv; 0 once a call said ENOTSOCK: write/read (pipes) */
     int connecting; /* a connect(2) is in flight */
     struct lnet_side rd, wr;
+    /* An accepted IP conn's peer as accept(2) named it: once the peer has
+     * reset, getpeername(2) fails, and errors must still name it. */
+    union {
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;
+    socklen_t peer_len; /* 0: none kept */
 };
 
 /* Takes ownership of fd (closing it if the conn cannot be made). */
 struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd);
 /* The binding's finalizer: closes if still open, then frees. */
 void lnet_conn_free(struct lnet_conn *c);
+
+/* Keeps a as the peer's address if it is an IP one (accept's peer). */
+void lnet_conn_keep_peer(struct lnet_conn *c, const struct lnet_sockaddr *a);
+/* The kept peer into out: 0, or -ENOTCONN when none was kept. */
+lnet_err_t lnet_conn_peer(const struct lnet_conn *c, struct lnet_sockaddr *out);
 
 lnet_err_t lnet_conn_close(struct lnet_conn *c);
 

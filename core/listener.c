@@ -40,14 +40,16 @@ lnet_err_t lnet_listener_close(struct lnet_listener *l) {
     return 0;
 }
 
-int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op) {
+int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op, struct lnet_sockaddr *peer) {
     struct lnet_side *s = &l->acc;
     lnet_err_t rc;
     if (l->fd < 0) return -LNET_ECLOSED;
     if ((rc = lnet_side_enter(s, op)) < 0) return rc;
     for (;;) {
-        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        socklen_t len = sizeof peer->u;
+        int fd = accept4(l->fd, peer ? &peer->u.sa : NULL, peer ? &len : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
+            if (peer) peer->len = len;
             lnet_side_leave(s, op);
             return fd;
         }

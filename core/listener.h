@@ -23,8 +23,9 @@ struct lnet_listener *lnet_listener_open(struct lnet_loop *loop, int fd, const c
 void lnet_listener_free(struct lnet_listener *l);
 lnet_err_t lnet_listener_close(struct lnet_listener *l);
 
-/* A new non-blocking conn fd, -LNET_EAGAIN, or an error. */
-int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op);
+/* A new non-blocking conn fd, -LNET_EAGAIN, or an error; peer (unless
+ * NULL) gets the new conn's peer address. */
+int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op, struct lnet_sockaddr *peer);
 lnet_err_t lnet_listener_set_deadline(struct lnet_listener *l, double t);
 int lnet_listener_fd(const struct lnet_listener *l);
 

@@ -479,6 +479,23 @@ describe("conn (seed §1)", function()
         ps:close()
     end)
 
+    it("a conn reset before it was accepted still names its peer, as accept named it", function()
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        local c = assert(lnet.dial("tcp", tostring(ln:addr())))
+        local caddr = tostring(c:local_addr())
+        assert.is_true(c:set_linger(0))
+        assert.is_true(c:close())
+        lnet.sleep(0.05) -- the reset arrives before the accept
+        local s = assert(ln:accept())
+        ln:close()
+        assert.are.equal(caddr, tostring(s:remote_addr()))
+        local data, err = s:read(1)
+        assert.is_nil(data)
+        assert.are.equal(("read tcp %s->%s: read: connection reset by peer"):format(tostring(s:local_addr()), caddr),
+            tostring(err))
+        s:close()
+    end)
+
     it("a peer reset wakes a parked read", function()
         local c, s = pair()
         local reader = lnet.go(function()

@@ -92,16 +92,17 @@ end
 
 local sa = ffi_new("struct lnet_sockaddr")
 
--- Both addresses, read from the kernel once and kept, so that errors after
--- close still name them.
+-- Both addresses, read once and kept, so that errors after close still
+-- name them: the peer as accept named it, else from the kernel.
 function Conn:addrs()
     if self.laddr == nil then
-        local fd = C.lnet_conn_fd(self.c)
+        local c = self.c
+        local fd = C.lnet_conn_fd(c)
         if fd >= 0 then
             if C.lnet_fd_sockname(fd, sa) == 0 then
                 self.laddr = addr.from_sockaddr(sa, self.net)
             end
-            if self.raddr == nil and C.lnet_fd_peername(fd, sa) == 0 then
+            if self.raddr == nil and (C.lnet_conn_peer(c, sa) == 0 or C.lnet_fd_peername(fd, sa) == 0) then
                 self.raddr = addr.from_sockaddr(sa, self.net)
             end
         end

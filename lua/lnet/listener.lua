@@ -117,14 +117,14 @@ function Listener:accept(ctx)
     local l = self.l
     local t = self_task(2)
     local op = t.op
-    local fd = C.lnet_listener_accept(l, op)
+    local fd = C.lnet_listener_accept(l, op, sa)
     while fd == AGAIN do
         local err = park(t, ctx)
         if err ~= nil then
             C.lnet_op_abandon(op)
             return accept_error(self, err)
         end
-        fd = C.lnet_listener_accept(l, op)
+        fd = C.lnet_listener_accept(l, op, sa)
     end
     if fd < 0 then
         return accept_error(self, code_error(fd, "accept"))
@@ -137,6 +137,7 @@ function Listener:accept(ctx)
     if c == nil then
         return accept_error(self, err)
     end
+    C.lnet_conn_keep_peer(c.c, sa)
     return c
 end
 

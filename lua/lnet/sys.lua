@@ -55,6 +55,8 @@ int lnet_sockopt_linger(int fd, int sec);
 
 struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd);
 void lnet_conn_free(struct lnet_conn *c);
+void lnet_conn_keep_peer(struct lnet_conn *c, const struct lnet_sockaddr *a);
+int lnet_conn_peer(const struct lnet_conn *c, struct lnet_sockaddr *out);
 int lnet_conn_close(struct lnet_conn *c);
 int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t max);
 int lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *buf, size_t len);
@@ -70,7 +72,7 @@ void lnet_copy_release(struct lnet_copy *cp);
 struct lnet_listener *lnet_listener_open(struct lnet_loop *loop, int fd, const char *unlink_path);
 void lnet_listener_free(struct lnet_listener *l);
 int lnet_listener_close(struct lnet_listener *l);
-int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op);
+int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op, struct lnet_sockaddr *peer);
 int lnet_listener_set_deadline(struct lnet_listener *l, double t);
 int lnet_listener_fd(const struct lnet_listener *l);
 
