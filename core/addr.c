@@ -35,7 +35,8 @@ lnet_err_t lnet_sockaddr_unix(struct lnet_sockaddr *a, const char *path, size_t 
     if (len > 0 && path[0] == '@') un->sun_path[0] = '\0';
     /* Abstract names are exactly len bytes; paths carry their NUL; no name
      * is the family alone, which Linux binds to a fresh abstract name. */
-    a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (len > 0 && path[0] != '@'));
+    a->len =
+        (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (len > 0 && path[0] != '@'));
     return 0;
 }
 

@@ -47,7 +47,8 @@ int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op, struct lne
     if ((rc = lnet_side_enter(s, op)) < 0) return rc;
     for (;;) {
         socklen_t len = sizeof peer->u;
-        int fd = accept4(l->fd, peer ? &peer->u.sa : NULL, peer ? &len : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(l->fd, peer ? &peer->u.sa : NULL, peer ? &len : NULL,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             if (peer) peer->len = len;
             lnet_side_leave(s, op);
