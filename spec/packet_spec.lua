@@ -305,6 +305,23 @@ describe("packet conns: deadlines and contexts", function()
 end)
 
 describe("packet conns: connected UDP", function()
+    it("read(0) is \"\" at once and leaves the datagram queued; read_from(0) takes one", function()
+        local s = udp()
+        local c = assert(lnet.dial("udp", port_of(s)))
+        assert.are.equal("", c:read(0)) -- nothing queued: still at once
+        s:write_to("A", c:local_addr())
+        s:write_to("B", c:local_addr())
+        lnet.sleep(0.01)
+        assert.are.equal("", c:read(0))
+        c:set_read_deadline(lnet.now() + SLACK)
+        assert.are.equal("A", c:read())
+        local none, _, info = c:read_from(0)
+        assert.are.equal("", none)
+        assert.are.equal(1, info.size)
+        c:close()
+        s:close()
+    end)
+
     it("dial udp gives read, write, local_addr and remote_addr", function()
         local s = udp()
         local c = assert(lnet.dial("udp", port_of(s)))
@@ -486,12 +503,44 @@ describe("packet conns: raw IP and ICMP (seed §14)", function()
         d:close()
     end)
 
-    it("unknown protocols are unknown networks", function()
-        for _, net in ipairs({ "ip4:nosuchproto", "ip4:256", "ip:icmp", "udp4:tcp", "udp6:icmp" }) do
-            local none, err = lnet.listen_packet(net, "127.0.0.1")
+    it("network names parse as Go's: unknown protocols and unknown networks have Go's errors", function()
+        for _, case in ipairs({
+            { "ip4:nosuchproto", "address nosuchproto: unknown IP protocol specified" },
+            { "ip4:-1", "address -1: unknown IP protocol specified" },
+            { "ip4:", "unknown IP protocol specified" },
+            { "ip", "unknown network ip" },
+            { "tcp:6", "unknown network tcp:6" },
+            { "udp4:tcp", "unknown network udp4:tcp" },
+            { "udp6:icmp", "unknown network udp6:icmp" },
+        }) do
+            local none, err = lnet.listen_packet(case[1], "127.0.0.1")
             assert.is_nil(none)
-            assert.are.equal("listen " .. net .. ": unknown network " .. net, tostring(err))
+            assert.are.equal("listen " .. case[1] .. ": " .. case[2], tostring(err))
         end
+    end)
+
+    it("\"ip:<proto>\" takes its family from the address; names are any case; errors name the family", function()
+        local c = raw("ip:TCP", "127.0.0.1")
+        assert.are.equal("ip", c:local_addr():network())
+        assert.are.equal("127.0.0.1", tostring(c:local_addr()))
+        c:set_read_deadline(lnet.now())
+        local _, err = c:read_from(10)
+        assert.are.equal("read ip 127.0.0.1: i/o timeout", tostring(err))
+        c:close()
+    end)
+
+    it("read on a connected ip4 conn keeps the IP header, as Go's Read; read(0) takes nothing", function()
+        local l = raw("ip4:icmp", "127.0.0.1")
+        local d = assert(lnet.dial("ip4:icmp", "127.0.0.1"))
+        local req = icmp.encode({ type = icmp.v4.echo_request, id = 99, seq = 1, data = "hdr" })
+        assert.are.equal(#req, d:write(req))
+        d:set_read_deadline(lnet.now() + SLACK)
+        assert.are.equal("", d:read(0))
+        local got = assert(d:read(1500)) -- the request itself, or the kernel's reply
+        assert.are.equal(0x45, got:byte(1))
+        assert.are.equal(20 + #req, #got)
+        l:close()
+        d:close()
     end)
 end)
 

@@ -37,40 +37,76 @@ local networks = {
     udp6 = { kind = "ip", socktype = K.SOCK_DGRAM, udp = true, packet = true, v = 6 },
     unixgram = { kind = "unix", socktype = K.SOCK_DGRAM, packet = true },
 }
+-- name is the network as given; afnet what a socket's own errors name
+-- (Go's fd.net: "ip4" for "ip4:icmp").
 for name, spec in pairs(networks) do
-    spec.name = name
+    spec.name, spec.afnet = name, name
 end
 
--- IP protocol names: Go's built-in table, the ones it knows without
--- /etc/protocols.
-local protocols = { icmp = 1, igmp = 2, tcp = 6, udp = 17, ["ipv6-icmp"] = 58 }
+-- IP protocol numbers by name, as Go's lookupProtocol: its own few, then
+-- /etc/protocols (which adds names but changes none), any letter case.
+local protocols
+local function lookup_protocol(name)
+    if protocols == nil then
+        protocols = { icmp = 1, igmp = 2, tcp = 6, udp = 17, ["ipv6-icmp"] = 58 }
+        local f = open("/etc/protocols")
+        for line in f and f:lines() or function() end do
+            local names, num = {}, nil
+            for field in match(line, "^[^#]*"):gmatch("%S+") do
+                if #names == 1 and num == nil then
+                    num = tonumber(match(field, "^%d+$"))
+                else
+                    names[#names + 1] = field
+                end
+            end
+            for i = 1, num and #names or 0 do
+                protocols[names[i]] = protocols[names[i]] or num
+            end
+        end
+        if f then
+            f:close()
+        end
+    end
+    return protocols[name:lower()]
+end
 
--- "ip4:icmp", "ip6:58", "ip4:<n>": raw IP, as Go's IPConn. "udp4:icmp" and
+-- Go's parseNetwork for "ip4:icmp", "ip6:58", "ip:tcp": raw IP, as Go's
+-- IPConn (plain "ip" takes its family from the address). "udp4:icmp" and
 -- "udp6:ipv6-icmp": the ICMP datagram ("ping") socket, which needs no
--- privilege where net.ipv4.ping_group_range allows it. Made on first use.
+-- privilege where net.ipv4.ping_group_range allows it. Made on first use;
+-- nil and the error for a name that is none of these.
 local function proto_network(name)
-    local base, v, proto = match(name, "^(%a+)([46]):(.+)$")
-    proto = proto and (protocols[proto:lower()] or tonumber(match(proto, "^%d+$")))
-    if proto == nil or proto > 255 then
-        return nil
+    local afnet, protostr = match(name, "^(.*):([^:]*)$")
+    local base, v = match(afnet or "", "^(%a+)([46]?)$")
+    if base ~= "ip" and not (base == "udp" and v ~= "") then
+        return nil, errors.UnknownNetworkError(name)
+    end
+    local proto = match(protostr, "^%d+$") and tonumber(protostr) or lookup_protocol(protostr)
+    if proto == nil then
+        return nil, errors.AddrError("unknown IP protocol specified", protostr)
     end
     local socktype = K.SOCK_RAW
-    if base == "udp" and proto == (v == "4" and 1 or 58) then
+    if base == "udp" then
+        if proto ~= (v == "4" and 1 or 58) then
+            return nil, errors.UnknownNetworkError(name)
+        end
         socktype = K.SOCK_DGRAM
-    elseif base ~= "ip" then
-        return nil
     end
     local spec = { kind = "ip", socktype = socktype, proto = proto, v = tonumber(v), packet = true, bare = true,
-                   name = name }
+                   name = name, afnet = afnet }
     networks[name] = spec
     return spec
 end
 
--- The spec of a network, or nil and UnknownNetworkError.
+-- The spec of a network, or nil and UnknownNetworkError (or AddrError for
+-- an IP protocol no one knows).
 function _M.network(name)
-    local spec = networks[name] or type(name) == "string" and proto_network(name)
-    if not spec then
+    if type(name) ~= "string" then
         return nil, errors.UnknownNetworkError(tostring(name))
+    end
+    local spec = networks[name]
+    if spec == nil then
+        return proto_network(name)
     end
     return spec
 end

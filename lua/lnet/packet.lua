@@ -75,7 +75,7 @@ local function open(fd, spec, family, raddr)
     end
     local self = setmetatable({
         p = ffi_gc(p, C.lnet_packet_free),
-        net = spec.name,
+        net = spec.afnet,
         spec = spec,
         family = family,
         raddr = raddr,
@@ -197,14 +197,16 @@ function PacketConn:op_error(op, err, raddr)
     return OpError(op, self.net, self.laddr, raddr or self.raddr, err)
 end
 
-
 -- One datagram: data, size (nil: cut, length unknown), ttl (raw IPv4 only),
--- or nil and the unwrapped error. from, unless nil, gets the sender.
+-- or nil and the unwrapped error. from, unless nil, gets the sender, and
+-- the IP header of a raw IPv4 datagram is stripped (Go's ReadFrom does,
+-- its Read does not).
 local function recv(self, max, from, ctx, syscall)
     local t = self_task(3)
     local op, p = t.op, self.p
+    local strip = self.ip4hdr and from ~= nil
     local room = max
-    if self.ip4hdr then
+    if strip then
         room = min(max + IPV4_HEADER_MAX, conn.RBUF_SIZE)
     end
     local n = C.lnet_packet_recvfrom(p, op, rbuf, room, from, sizep)
@@ -220,7 +222,7 @@ local function recv(self, max, from, ctx, syscall)
         return nil, code_error(n, syscall)
     end
     local size, off, ttl = sizep[0], 0, nil
-    if self.ip4hdr and n >= 20 then
+    if strip and n >= 20 then
         local hl = band(rbuf[0], 0x0f) * 4
         if band(rbuf[0], 0xf0) == 0x40 and hl >= 20 and hl <= n then
             off, ttl = hl, band(rbuf[8], 0xff)
@@ -246,13 +248,20 @@ function PacketConn:read_from(max, ctx)
     if data == nil then
         return nil, self:op_error("read", size)
     end
-    return data, addr_of(sa, self.net), { truncated = size == nil or size > #data, size = size, ttl = ttl }
+    return data, addr_of(sa, self.spec.name), { truncated = size == nil or size > #data, size = size, ttl = ttl }
 end
 
 -- read([max [, ctx]]): the next datagram's data (at most max bytes; "" for
--- an empty datagram). read_from says whether it was cut.
+-- an empty datagram; a raw IPv4 one with its header). read_from says
+-- whether it was cut. read(0) is "" at once and takes nothing, as Go's.
 function PacketConn:read(max, ctx)
     max = conn.read_max(max, "read", DEFAULT_MAX)
+    if max < 1 then
+        if C.lnet_packet_fd(self.p) < 0 then
+            return nil, self:op_error("read", ErrClosed)
+        end
+        return ""
+    end
     local data, err = recv(self, max, nil, ctx, "read")
     if data == nil then
         return nil, self:op_error("read", err)
