@@ -29,7 +29,8 @@ lnet_err_t lnet_sockaddr_ip(struct lnet_sockaddr *a, const void *ip, size_t iple
 lnet_err_t lnet_sockaddr_unix(struct lnet_sockaddr *a, const char *path, size_t len) {
     struct sockaddr_un *un = (struct sockaddr_un *)&a->u.ss;
     memset(&a->u, 0, sizeof a->u);
-    if (len >= sizeof un->sun_path) return -ENAMETOOLONG;
+    /* A path needs room for its NUL; an abstract name fills all of it. */
+    if (len > sizeof un->sun_path || (len == sizeof un->sun_path && path[0] != '@')) return -EINVAL;
     un->sun_family = AF_UNIX;
     memcpy(un->sun_path, path, len);
     if (len > 0 && path[0] == '@') un->sun_path[0] = '\0';

@@ -159,6 +159,22 @@ describe("errors (seed §5, §6, §18)", function()
             u:close()
         end)
 
+        it("a unix name too long for the kernel is its syscall's EINVAL; an abstract name may fill sun_path", function()
+            local long = "/tmp/" .. ("a"):rep(103) -- 108 bytes: no room for the NUL
+            local c, err = lnet.dial("unix", long)
+            assert.is_nil(c)
+            assert.are.equal("dial unix " .. long .. ": connect: invalid argument", tostring(err))
+            assert.is_true(errors.is(err, lnet.errno.EINVAL))
+            local ln, lerr = lnet.listen("unix", long)
+            assert.is_nil(ln)
+            assert.are.equal("listen unix " .. long .. ": bind: invalid argument", tostring(lerr))
+            -- 108 bytes of abstract name; Go shows it up to its first NUL
+            local name = ("@lnet-spec-%d"):format(math.random(1e9))
+            local p = assert(lnet.listen_packet("unixgram", name .. ("\0"):rep(108 - #name)))
+            assert.are.equal(name, p:local_addr().name)
+            p:close()
+        end)
+
         it("misuse raises instead of returning an error", function()
             assert.has_error(function() lnet.dial(nil, "127.0.0.1:1") end)
             assert.has_error(function() lnet.dial(42, "127.0.0.1:1") end)

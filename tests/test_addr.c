@@ -36,7 +36,7 @@ int main(void) {
 
     char long_path[200];
     memset(long_path, 'a', sizeof long_path);
-    CHECK(lnet_sockaddr_unix(&a, long_path, sizeof long_path) == -ENAMETOOLONG);
+    CHECK(lnet_sockaddr_unix(&a, long_path, sizeof long_path) == -EINVAL);
 
     /* No name: the family alone, for the kernel to bind a fresh one. */
     CHECK(lnet_sockaddr_unix(&a, "", 0) == 0);

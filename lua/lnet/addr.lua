@@ -195,8 +195,10 @@ function _M.from_sockaddr(sa, net)
         local p = C.lnet_sockaddr_path(sa, lenp)
         local name = ffi_string(p, lenp[0])
         if name == "" or byte(name, 1) == 0 then
-            -- Abstract, or unnamed (as a dialing socket is): Go shows "@".
-            name = "@" .. sub(name, 2)
+            -- Abstract, or unnamed (as a dialing socket is): Go shows "@",
+            -- and the name up to a NUL in it.
+            local nul = find(name, "\0", 2, true)
+            name = "@" .. sub(name, 2, nul and nul - 1)
         end
         return _M.unix_addr(net, name)
     end
@@ -216,8 +218,10 @@ function _M.from_sockaddr(sa, net)
     return _M.ip_addr(net, ipv, port, zone)
 end
 
--- Fills sa for an address object; returns sa, or nil and an error.
-function _M.to_sockaddr(sa, a, family)
+-- Fills sa for an address object, for the syscall named (an address the
+-- kernel cannot take is that syscall's EINVAL, as Go reports it); returns
+-- sa, or nil and an error.
+function _M.to_sockaddr(sa, a, family, syscall)
     local rc
     if a.name ~= nil then
         rc = C.lnet_sockaddr_unix(sa, a.name, #a.name)
@@ -244,7 +248,7 @@ function _M.to_sockaddr(sa, a, family)
         rc = C.lnet_sockaddr_ip(sa, b, #b, a.port or 0, scope)
     end
     if rc < 0 then
-        return nil, errors.from_errno(-rc)
+        return nil, errors.SyscallError(syscall, errors.from_errno(-rc))
     end
     return sa
 end
@@ -502,7 +506,7 @@ end
 -- listen_target(network, address, packet): what listen (packet false) or
 -- listen_packet (packet true) binds: the network's spec and the address
 -- object; or nil and the OpError to return. Each refuses the other kind of
--- network, as Go's Listen and ListenPacket do.
+-- network, as Go's Listen and ListenPacket do for tcp and udp.
 function _M.listen_target(network, address, packet)
     local spec, err = _M.network(network)
     if spec == nil then

@@ -60,13 +60,13 @@ local function connect(t, spec, a, local_addr, deadline, ctx)
     if fdp[0] < 0 then
         return nil, SyscallError("socket", from_errno(-fdp[0]))
     end
-    local _, err = addr.to_sockaddr(sa, local_addr or a, family)
+    local _, err = addr.to_sockaddr(sa, local_addr or a, family, local_addr and "bind" or "connect")
     if err == nil and local_addr ~= nil then
         local rc = C.lnet_fd_bind(fdp[0], sa)
         if rc < 0 then
             err = SyscallError("bind", from_errno(-rc))
         else
-            _, err = addr.to_sockaddr(sa, a, family)
+            _, err = addr.to_sockaddr(sa, a, family, "connect")
         end
     end
     if err ~= nil then

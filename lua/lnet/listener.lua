@@ -59,7 +59,7 @@ local function listen_socket(spec, a, opts)
         end
     end
     if rc == 0 then
-        local _, err = addr.to_sockaddr(sa, a, family)
+        local _, err = addr.to_sockaddr(sa, a, family, "bind")
         if err ~= nil then
             C.lnet_fd_close(fdp)
             return nil, err

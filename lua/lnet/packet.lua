@@ -112,7 +112,7 @@ end
 
 -- Binds the socket in fdp to a, closing it on failure.
 local function bind(fdp, a, family)
-    local _, err = addr.to_sockaddr(sa, a, family)
+    local _, err = addr.to_sockaddr(sa, a, family, "bind")
     if err == nil then
         local rc = C.lnet_fd_bind(fdp[0], sa)
         if rc < 0 then
@@ -166,7 +166,7 @@ function _M.connect(_, spec, a, local_addr)
         end
     end
     local _
-    _, err = addr.to_sockaddr(to, a, family)
+    _, err = addr.to_sockaddr(to, a, family, "connect")
     if err ~= nil then
         C.lnet_fd_close(fdp)
         return nil, err
@@ -276,7 +276,7 @@ local function send(self, s, dest, ctx, syscall)
     local op, p = t.op, self.p
     local target, len = nil, #s
     if dest ~= nil then
-        local _, err = addr.to_sockaddr(to, dest, self.family)
+        local _, err = addr.to_sockaddr(to, dest, self.family, syscall)
         if err ~= nil then
             return err
         end
@@ -291,7 +291,7 @@ local function send(self, s, dest, ctx, syscall)
         end
         if dest ~= nil then
             -- Another task's write may have used `to` while this one waited.
-            addr.to_sockaddr(to, dest, self.family)
+            addr.to_sockaddr(to, dest, self.family, syscall)
         end
         rc = C.lnet_packet_sendto(p, op, s, len, target)
     end
