@@ -50,20 +50,18 @@ local function lookup_protocol(name)
     if protocols == nil then
         protocols = { icmp = 1, igmp = 2, tcp = 6, udp = 17, ["ipv6-icmp"] = 58 }
         local f = open("/etc/protocols")
-        for line in f and f:lines() or function() end do
-            local names, num = {}, nil
-            for field in match(line, "^[^#]*"):gmatch("%S+") do
-                if #names == 1 and num == nil then
-                    num = tonumber(match(field, "^%d+$"))
-                else
-                    names[#names + 1] = field
+        if f ~= nil then
+            for line in f:lines() do
+                -- "tcp 6 TCP # transmission control protocol"
+                local name, num, aliases = match(match(line, "^[^#]*"), "^%s*(%S+)%s+(%d+)%S*(.*)$")
+                if name ~= nil then
+                    num = tonumber(num)
+                    protocols[name] = protocols[name] or num
+                    for alias in aliases:gmatch("%S+") do
+                        protocols[alias] = protocols[alias] or num
+                    end
                 end
             end
-            for i = 1, num and #names or 0 do
-                protocols[names[i]] = protocols[names[i]] or num
-            end
-        end
-        if f then
             f:close()
         end
     end
@@ -432,8 +430,6 @@ local function lookup(spec, host)
     return fit
 end
 
--- resolve(spec, address, for_listen): the list of address objects to dial,
--- or the one to listen on; nil and an AddrError/DNSError/ParseError.
 -- of_kind(spec, a, why): a, if an address object of the network's kind (Go's
 -- types see to that); else nil and an AddrError saying why.
 function _M.of_kind(spec, a, why)
@@ -444,8 +440,10 @@ function _M.of_kind(spec, a, why)
     return a
 end
 
--- An empty host means the wildcard (listen) or the local system (dial); an
--- empty address to listen on is the wildcard with port 0, as in Go.
+-- resolve(spec, address, for_listen): the list of address objects to dial,
+-- or the one to listen on; nil and an AddrError or DNSError. An empty host
+-- means the wildcard (listen) or the local system (dial); an empty address
+-- to listen on is the wildcard with port 0, as in Go.
 function _M.resolve(spec, address, for_listen)
     if type(address) ~= "string" then
         if not _M.is_addr(address) then
