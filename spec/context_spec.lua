@@ -928,6 +928,45 @@ describe("the context tree", function()
         cancel_p()
     end)
 
+    it("a chain 20,000 deep is cancelled whole, by cancel and by a deadline", function()
+        for _, make in ipairs({ context.with_cancel, function(p)
+            return context.with_timeout(p, 0.01)
+        end }) do
+            local root, cancel_root = make(bg)
+            local leaf = root
+            for _ = 1, 20000 do
+                leaf = context.with_cancel(leaf)
+            end
+            local waiter = lnet.go(function()
+                return leaf:done()
+            end)
+            lnet.sleep(0)
+            if make == context.with_cancel then
+                cancel_root()
+            end
+            local got = waiter:join()
+            assert.is_not_nil(root:err())
+            assert.are.equal(root:err(), got)
+            assert.are.equal(root:err(), leaf:err())
+            assert.are.equal(0, context.children_count(root))
+            cancel_root()
+        end
+    end)
+
+    it("tostring is Go's String(): how the context was made", function()
+        local c = context.with_cancel(bg)
+        assert.are.equal("context.Background.WithCancel", tostring(c))
+        local v = context.with_value(c, "user", "ann")
+        assert.are.equal("context.Background.WithCancel.WithValue(type string, val ann)", tostring(v))
+        assert.are.equal("context.Background.WithCancel.WithValue(type string, val ann).WithValue(type table, val <not Stringer>)",
+            tostring(context.with_value(v, {}, {})))
+        local d = context.with_timeout(bg, 5)
+        assert.is_truthy(tostring(d):match("^context%.Background%.WithDeadline%(%d+%.%d+ %[4%.%d+s%]%)$"), tostring(d))
+        -- a later deadline than the parent's is the parent's: a WithCancel, as in Go
+        local later = context.with_timeout(d, 10)
+        assert.is_truthy(tostring(later):match("%]%)%.WithCancel$"), tostring(later))
+    end)
+
     it("value: the nearest binding wins, lookups pass through cancel contexts, keys by identity", function()
         local key1, key2 = {}, {}
         local a = context.with_value(bg, key1, "a1")
@@ -1045,11 +1084,12 @@ describe("after_func", function()
         assert.are.same({ "deadline", "value" }, got)
     end)
 
-    it("on background() nothing ever runs, and stop() is true", function()
+    it("on background() nothing ever runs; stop() is true once, then false (Go's once)", function()
         local stop = context.after_func(bg, function()
             error("never")
         end)
         assert.is_true(stop())
+        assert.is_false(stop())
     end)
 end)
 

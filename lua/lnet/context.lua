@@ -64,36 +64,48 @@ function _M.background()
     return bg
 end
 
--- Cancels c and its subtree with err; a second cancel does nothing.
+-- Cancels c and its subtree with err; a second cancel does nothing. The
+-- subtree is walked with a stack of its own, not by recursion, so a chain
+-- of any depth is cancelled whole; a context with no children needs none.
 local function cancel(c, err)
     if c.done_err ~= nil then
         return
-    end
-    c.done_err = err
-    if c.timer ~= nil then
-        stop_timer(c)
-    end
-    for t in pairs(c.waiters) do
-        C.lnet_op_wake(t.op)
-    end
-    local children = c.children
-    c.children = nil
-    for child in pairs(children) do
-        child.parent_canceler = nil -- no need to unlink from us: we are gone
-        cancel(child, err)
     end
     local p = c.parent_canceler
     if p ~= nil and p.children ~= nil then
         p.children[c] = nil
     end
-    c.parent_canceler = nil
-    local afters = c.afters
-    if afters ~= nil then
-        c.afters = nil
-        for fn in pairs(afters) do
-            sched.go(fn)
+    local stack, n = nil, 0
+    local x = c
+    repeat
+        x.done_err = err
+        x.parent_canceler = nil -- its parent is c, or goes with it
+        if x.timer ~= nil then
+            stop_timer(x)
         end
-    end
+        for t in pairs(x.waiters) do
+            C.lnet_op_wake(t.op)
+        end
+        local children = x.children
+        x.children = nil
+        for child in pairs(children) do
+            stack = stack or {}
+            n = n + 1
+            stack[n] = child
+        end
+        local afters = x.afters
+        if afters ~= nil then
+            x.afters = nil
+            for fn in pairs(afters) do
+                sched.go(fn)
+            end
+        end
+        x = stack and stack[n]
+        if x ~= nil then
+            stack[n] = nil
+            n = n - 1
+        end
+    until x == nil
 end
 
 -- A new cancelable child of parent, already cancelled if parent is done.
@@ -182,9 +194,12 @@ function _M.after_func(ctx, fn)
         error("bad argument #2 to 'after_func' (function expected, got " .. type(fn) .. ")", 2)
     end
     local c = ctx.canceler
-    if c == nil then
+    if c == nil then -- never done: stop() stops it, once
+        local stopped = false
         return function()
-            return true
+            local first = not stopped
+            stopped = true
+            return first
         end
     end
     if c.done_err ~= nil then
@@ -263,11 +278,31 @@ function Context:done(bound)
     return c.done_err
 end
 
+-- Go's fmt.Sprint of a value in a context's name.
+local function stringify(v)
+    if type(v) == "string" then
+        return v
+    end
+    local mt = getmetatable(v)
+    return mt ~= nil and mt.__tostring ~= nil and tostring(v) or "<not Stringer>"
+end
+
+-- Go's String(): how the context was made, from background() on, as
+-- "context.Background.WithCancel.WithValue(type string, val v)".
 function Context:__tostring()
     if self == bg then
         return "context.Background"
     end
-    return "context(" .. (self:err() and tostring(self:err()) or "live") .. ")"
+    local parent = tostring(self.parent)
+    if self.key ~= nil then
+        return ("%s.WithValue(type %s, val %s)"):format(parent, type(self.key), stringify(self.val))
+    end
+    local at = self.deadline_at
+    if at < self.parent.deadline_at then
+        local left = ("%.9f"):format(at - C.lnet_now()):gsub("0+$", ""):gsub("%.$", "")
+        return ("%s.WithDeadline(%.6f [%ss])"):format(parent, at, left)
+    end
+    return parent .. ".WithCancel"
 end
 
 -- How many children a context holds: the leak check of the million-children spec.
