@@ -5,13 +5,17 @@
 #include "copy.h"
 #include "op.h"
 
-/* Writes buf[0..n) to dst; what is left when dst blocks moves to pending. */
+/*
+ * Writes buf[0..n) to dst. What is left when dst blocks or fails moves to
+ * pending: to be written once dst is ready, or handed back to the caller
+ * when the copy ends there (read from src, it would be lost otherwise).
+ */
 static int write_out(struct lnet_copy *cp, struct lnet_conn *dst, struct lnet_op *op,
                      const char *buf, size_t n) {
     op->progress = 0;
     int rc = lnet_conn_write(dst, op, buf, n);
     cp->written += (double)op->progress;
-    if (rc == -LNET_EAGAIN && buf != cp->pending) {
+    if (rc < 0 && buf != cp->pending) {
         if (cp->pending == NULL && (cp->pending = malloc(LNET_RBUF_SIZE)) == NULL) {
             lnet_op_abandon(op);
             cp->failed = LNET_WRITE;

@@ -17,7 +17,11 @@
 struct lnet_conn;
 struct lnet_op;
 
-/* A copy in flight: it lives in the task's op, one copy per task at a time. */
+/*
+ * A copy in flight: it lives in the task's op, one copy per task at a time.
+ * When the copy ends on the destination's side, pending[off..len) holds
+ * what was read but not written.
+ */
 struct lnet_copy {
     char *pending;   /* NULL, or a private buffer of LNET_RBUF_SIZE bytes */
     size_t off, len; /* pending[off..len) still to be written */

@@ -32,19 +32,50 @@ local ln = assert(lnet.listen("tcp", address))
 io.stdout:write("listening ", tostring(ln:addr()), "\n")
 io.stdout:flush()
 
+-- Shutting down, once what was read has gone back: close_write tells the
+-- client, and reading on to its EOF keeps close from resetting the conn
+-- (and the echo the client has yet to read) while the client still sends.
+-- serve's grace bounds the wait.
+local function finish(c)
+    c:close_write()
+    repeat
+    until c:read(65536) == nil
+end
+
 local function echo_rw(c, ctx)
     local rctx = read_ctx and ctx or nil
     local wctx = write_ctx and ctx or nil
     while true do
         local data = c:read(65536, rctx)
-        if data == nil or c:write(data, wctx) ~= #data then
-            return
+        if data == nil then
+            break
         end
+        local n = c:write(data, wctx)
+        if n ~= #data then
+            if ctx:err() ~= nil then -- cut short by the shutdown: the rest still goes back
+                c:write(data:sub(n + 1))
+            end
+            break
+        end
+    end
+    if ctx:err() ~= nil then
+        finish(c)
     end
 end
 
 local function echo_copy(c, ctx)
-    lnet.copy(c, c, read_ctx and ctx or nil)
+    local _, _, rest = lnet.copy(c, c, read_ctx and ctx or nil)
+    if rest ~= nil then -- cut short while echoing: what it read still goes back
+        c:write(rest)
+    end
+    if ctx:err() ~= nil then
+        finish(c)
+    end
 end
 
-assert(lnet.serve(ln, rw and echo_rw or echo_copy, lnet.main_context(), 5))
+-- After the grace, serve cancels the handlers still running and says so:
+-- their clients stopped reading, which ends the shutdown, not the server.
+local ok, err = lnet.serve(ln, rw and echo_rw or echo_copy, lnet.main_context(), 5)
+if not ok and not lnet.errors.is(err, lnet.context.DeadlineExceeded) then
+    error(err, 0)
+end

@@ -75,6 +75,43 @@ describe("lnet.copy", function()
         end
     end)
 
+    it("cancelled while writing, it hands back what it read but did not write: no byte is lost", function()
+        for _, kind in ipairs({ "conn", "pipe" }) do
+            local c, s = pair() -- writer -> c ... s -> copy -> d1 ... d2 (not read yet)
+            local d1, d2
+            if kind == "pipe" then
+                d1, d2 = lnet.pipe()
+            else
+                d1, d2 = pair()
+                support.small_buffers(d1, d2)
+            end
+            local data = pattern(2 * MiB)
+            local writer = lnet.go(function()
+                local n = c:write(data)
+                c:close_write()
+                return n
+            end)
+            local ctx, cancel = lnet.context.with_cancel(lnet.context.background())
+            local copier = lnet.go(lnet.copy, d1, s, ctx)
+            lnet.sleep(0.05) -- the copy reads, then blocks writing to d1
+            cancel()
+            local n, err, rest = copier:join()
+            assert.is_true(errors.is(err, lnet.context.Canceled), tostring(err))
+            assert.are.equal("write", errors.as(err, "OpError").op)
+            assert.is_true(#rest > 0)
+            local reader = lnet.go(read_all, d2)
+            d1:close() -- after what was written has been read: d2 sees EOF
+            local delivered = reader:join()
+            assert.are.equal(n, #delivered)
+            local left = read_all(s)
+            assert.are.equal(#data, writer:join())
+            assert.are.equal(data, delivered .. rest .. left, kind)
+            for _, x in ipairs({ c, s, d2 }) do
+                x:close()
+            end
+        end
+    end)
+
     it("reports a failed write as an OpError of the destination", function()
         local c, s = pair()
         local d1, d2 = pair()

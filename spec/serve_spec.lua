@@ -334,4 +334,52 @@ describe("the host's graceful shutdown", function()
         assert.is_nil(c)
         assert.is_true(errors.is(err, errno.ECONNREFUSED), tostring(err))
     end)
+
+    it("scripts/udp_echo.lua echoes, and SIGTERM ends it with exit 0", function()
+        local proc = assert(lnet.process.spawn({
+            argv = { host, "scripts/udp_echo.lua", "127.0.0.1:0" },
+            stdout = "pipe",
+            stderr = "inherit",
+        }))
+        local addr = assert(read_line(proc.stdout):match("^listening (%S+)\n$"))
+        proc.stdout:close()
+        local u = assert(lnet.dial("udp", addr))
+        assert.are.equal(4, u:write("ping"))
+        u:set_read_deadline(lnet.now() + 5)
+        assert.are.equal("ping", u:read())
+        u:close()
+        assert.is_true(proc:kill("SIGTERM"))
+        local ctx, cancel = context.with_timeout(bg, 5)
+        assert.are.equal(0, proc:wait(ctx))
+        cancel()
+    end)
+
+    for _, mode in ipairs({ "copy", "--rw" }) do
+        it("scripts/echo.lua " .. mode .. " on SIGTERM mid-stream: all it read comes back, then EOF, no reset", function()
+            local argv = { host, "scripts/echo.lua", "127.0.0.1:0" }
+            if mode ~= "copy" then
+                argv[#argv + 1] = mode
+            end
+            local proc = assert(lnet.process.spawn({ argv = argv, stdout = "pipe", stderr = "inherit" }))
+            local addr = assert(read_line(proc.stdout):match("^listening (%S+)\n$"))
+            proc.stdout:close()
+            local c = assert(lnet.dial("tcp", addr))
+            local data = support.pattern(8 * support.MiB)
+            local writer = lnet.go(function()
+                local n = c:write(data) -- nobody reads the echo yet: the server blocks writing
+                c:close_write()
+                return n
+            end)
+            lnet.sleep(0.3)
+            assert.is_true(proc:kill("SIGTERM"))
+            lnet.sleep(0.3)
+            local got, rerr = support.read_all(c)
+            assert.is_true(rawequal(rerr, lnet.EOF), tostring(rerr))
+            assert.is_true(#got > 0)
+            assert.is_true(got == data:sub(1, #got), "the echo differs from what was sent")
+            assert.are.equal(#data, writer:join())
+            assert.are.equal(0, proc:wait())
+            c:close()
+        end)
+    end
 end)

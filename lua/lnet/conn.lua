@@ -16,6 +16,7 @@ local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
 local setmetatable, getmetatable, type, error, tonumber, tostring =
     setmetatable, getmetatable, type, error, tonumber, tostring
 local floor, huge, min = math.floor, math.huge, math.min
+local sub = string.sub
 local self_task, park = sched.self_task, sched.park
 
 local AGAIN, ECLOSED, EDEADLINE = -codes.EAGAIN, -codes.ECLOSED, -codes.EDEADLINE
@@ -318,26 +319,28 @@ local function copy_any(dst, src, ctx)
         local n, werr = dst:write(data, ctx)
         total = total + n
         if werr ~= nil then
-            return total, werr
+            return total, werr, sub(data, n + 1)
         end
     end
 end
 
 -- copy(dst, src [, ctx]): Go's io.Copy. Writes to dst everything read from
 -- src until its end of stream; returns the byte count, or the count and the
--- error (an OpError of the side that failed). Between two conns the bytes
--- never become Lua strings (core/copy.h).
+-- error (an OpError of the side that failed). A copy that ends on the
+-- write side (its ctx, a write deadline, a failed write) returns what it
+-- had read but not written as a third result, so no byte read is lost.
+-- Between two conns the bytes never become Lua strings (core/copy.h).
 -- The outcome of a copy between conns that ended with rc (0, or an error
 -- code; or -LNET_EAGAIN with err, when the task or ctx ended the wait).
 local function copy_result(dst, src, op, rc, err)
     local cp = op.copy
+    -- Bytes still pending mean the copy was writing them when it ended.
+    local rest = cp.off < cp.len and ffi_string(cp.pending + cp.off, cp.len - cp.off) or nil
     if rc == AGAIN then
-        -- Bytes still pending mean the copy was waiting to write them.
-        local writing = cp.off < cp.len
         C.lnet_op_abandon(op)
         C.lnet_copy_release(cp)
-        if writing then
-            return cp.written, dst:op_error("write", err)
+        if rest ~= nil then
+            return cp.written, dst:op_error("write", err), rest
         end
         return cp.written, src:op_error("read", err)
     end
@@ -347,7 +350,7 @@ local function copy_result(dst, src, op, rc, err)
     elseif cp.failed == READ then
         return cp.written, src:op_error("read", code_error(rc, "read"))
     end
-    return cp.written, dst:op_error("write", code_error(rc, "write"))
+    return cp.written, dst:op_error("write", code_error(rc, "write")), rest
 end
 
 -- The loop stays small: its frame is on every copying task's stack while
