@@ -29,6 +29,7 @@ for _, a in ipairs({ ... }) do
 end
 
 local ln = assert(lnet.listen("tcp", address))
+local shutdown = lnet.main_context() -- caught from here on, before anyone dials
 io.stdout:write("listening ", tostring(ln:addr()), "\n")
 io.stdout:flush()
 
@@ -75,7 +76,7 @@ end
 
 -- After the grace, serve cancels the handlers still running and says so:
 -- their clients stopped reading, which ends the shutdown, not the server.
-local ok, err = lnet.serve(ln, rw and echo_rw or echo_copy, lnet.main_context(), 5)
+local ok, err = lnet.serve(ln, rw and echo_rw or echo_copy, shutdown, 5)
 if not ok and not lnet.errors.is(err, lnet.context.DeadlineExceeded) then
     error(err, 0)
 end

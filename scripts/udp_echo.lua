@@ -6,12 +6,14 @@ local lnet = require "lnet"
 
 local address = ... or "127.0.0.1:0"
 local c = assert(lnet.listen_packet("udp", address))
+-- Caught from here on, before anyone is told where to send.
+local shutdown = lnet.main_context()
 io.stdout:write("listening ", tostring(c:local_addr()), "\n")
 io.stdout:flush()
 
 -- The signal closes the socket, which ends the loop: no ctx on the hot path.
 lnet.go(function()
-    lnet.main_context():done()
+    shutdown:done()
     c:close()
 end)
 while true do
