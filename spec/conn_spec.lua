@@ -364,12 +364,27 @@ describe("conn (seed §1)", function()
         os.remove(path)
     end)
 
-    it("set_nodelay, set_read_buffer and set_write_buffer return true", function()
+    it("set_nodelay, set_read_buffer and set_write_buffer set the socket options", function()
+        local sys = require "lnet.sys"
+        local K = sys.const
+        local v = require("ffi").new("int[1]")
+        local function opt(c, level, name)
+            assert.are.equal(0, sys.C.lnet_fd_getsockopt_int(c:fd(), level, name, v))
+            return v[0]
+        end
         local c, s = pair()
-        assert.is_true(c:set_nodelay(true))
+        assert.are_not.equal(0, opt(c, K.IPPROTO_TCP, K.TCP_NODELAY)) -- Go's default for TCP
         assert.is_true(c:set_nodelay(false))
-        assert.is_true(c:set_read_buffer(65536))
-        assert.is_true(c:set_write_buffer(65536))
+        assert.are.equal(0, opt(c, K.IPPROTO_TCP, K.TCP_NODELAY))
+        assert.is_true(c:set_nodelay(true))
+        assert.are_not.equal(0, opt(c, K.IPPROTO_TCP, K.TCP_NODELAY))
+        -- Linux doubles what is asked (for its bookkeeping) and reports that
+        for _, size in ipairs({ 8192, 65536 }) do
+            assert.is_true(c:set_read_buffer(size))
+            assert.are.equal(2 * size, opt(c, K.SOL_SOCKET, K.SO_RCVBUF))
+            assert.is_true(c:set_write_buffer(size))
+            assert.are.equal(2 * size, opt(c, K.SOL_SOCKET, K.SO_SNDBUF))
+        end
         assert.are.equal(2, c:write("ok"))
         assert.are.equal("ok", read_full(s, 2))
         c:close()

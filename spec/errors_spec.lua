@@ -5,7 +5,8 @@
 local lnet = require "lnet"
 local errors = lnet.errors
 
-local pair = require("support").pair
+local support = require "support"
+local pair = support.pair
 
 -- A loopback port nothing listens on (just freed).
 local function dead_port()
@@ -235,6 +236,43 @@ describe("errors (seed §5, §6, §18)", function()
                 end
                 assert.is_nil(c2)
                 assert.is_true(errors.is(err2, lnet.ErrDeadlineExceeded), tostring(err2))
+            end
+            ln:close()
+        end)
+
+        it("a timeout, a deadline and a ctx each end a connect in progress (a full backlog drops the SYN)", function()
+            local ln = assert(lnet.listen("tcp", "127.0.0.1:0", { backlog = 0 }))
+            local addr = tostring(ln:addr())
+            local held, err = {}, nil
+            for _ = 1, 32 do -- fill the accept queue until a connect has to wait
+                local c
+                c, err = lnet.dialer({ timeout = 0.2 }):dial("tcp", addr)
+                if c == nil then
+                    break
+                end
+                held[#held + 1] = c
+            end
+            assert.is_true(errors.is(err, lnet.ErrDeadlineExceeded), tostring(err))
+            for _, dial in ipairs({
+                function() return lnet.dialer({ timeout = 0.1 }):dial("tcp", addr) end,
+                function() return lnet.dialer({ deadline = lnet.now() + 0.1 }):dial("tcp", addr) end,
+                function()
+                    local ctx, cancel = lnet.context.with_timeout(lnet.context.background(), 0.1)
+                    local c, derr = lnet.dial("tcp", addr, ctx)
+                    cancel()
+                    return c, derr
+                end,
+            }) do
+                local t0 = lnet.now()
+                local c, derr = dial()
+                local took = lnet.now() - t0
+                assert.is_nil(c)
+                assert.is_true(took >= 0.05 and took < support.SLACK, "the dial took " .. took .. " s")
+                assert.is_true(derr:timeout(), tostring(derr))
+                assert.are.equal("dial tcp " .. addr .. ": ", tostring(derr):sub(1, #addr + 11))
+            end
+            for _, c in ipairs(held) do
+                c:close()
             end
             ln:close()
         end)
