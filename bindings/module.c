@@ -63,6 +63,7 @@ static void push_constants(lua_State *L) {
     C(SOCK_SEQPACKET);
     C(SOCK_RAW);
     C(SOL_SOCKET);
+    C(NSIG); /* signal numbers are 1 .. NSIG - 1 */
     C(SO_REUSEADDR);
     C(SO_RCVBUF);
     C(SO_SNDBUF);
@@ -112,6 +113,11 @@ static void push_signals(lua_State *L) {
     S(SIGVTALRM);
     S(SIGPROF);
     S(SIGIO);
+    S(SIGURG);
+    S(SIGPWR);
+    S(SIGSTKFLT);
+    S(SIGRTMIN); /* glibc's first free real-time signal; SIGRTMAX the last */
+    S(SIGRTMAX);
 #undef S
 }
 

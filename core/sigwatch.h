@@ -4,6 +4,8 @@
  * the handler. One watcher per signal at a time. When it stops, the
  * disposition the signal had before is back (libev would leave SIG_DFL:
  * wrong for SIGPIPE, which lnet ignores, or a test runner's own handler).
+ * A signal blocked when watching starts (inherited so from whoever started
+ * us) is unblocked meanwhile, as Go does, or it would never arrive.
  */
 #ifndef LNET_SIGWATCH_H
 #define LNET_SIGWATCH_H
@@ -20,6 +22,7 @@ struct lnet_signal {
     struct lnet_op *op;     /* woken on every delivery; the caller re-parks it */
     unsigned pending;       /* deliveries not yet taken */
     struct sigaction saved; /* the disposition to restore */
+    int was_blocked;        /* block it again when done */
 };
 
 /* Starts watching signum; op is parked until the first delivery. */

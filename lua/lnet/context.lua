@@ -292,6 +292,8 @@ end
 function Context:__tostring()
     if self == bg then
         return "context.Background"
+    elseif self.name ~= nil then -- named by who made it (signal.NotifyContext)
+        return self.name
     end
     local parent = tostring(self.parent)
     if self.key ~= nil then

@@ -44,6 +44,7 @@ void lnet_process_free(struct lnet_process *p);
 int lnet_process_spawn(struct lnet_process *p, struct lnet_spawn *s);
 int lnet_process_kill(struct lnet_process *p, int sig);
 extern char **environ;
+char *lnet_process_getcwd(char *buf, size_t size) __asm__("getcwd");
 ]]
 
 local C, loop = sys.C, sys.loop
@@ -92,6 +93,7 @@ _M.ErrProcessDone =
 
 -- wait or kill on a child that an earlier lnet.run left running.
 _M.ErrReleased = errors.sentinel("os: process already released")
+_M.ErrEnvNUL = errors.sentinel("exec: environment variable contains NUL")
 
 -- Processes whose core part is alive: the end of a run settles them.
 local live = {}
@@ -144,26 +146,75 @@ local function string_array(t, field)
     return arr, n
 end
 
--- The fd of an extra file: a number, or an lnet conn or listener (which
--- keep it: the child gets a copy); nil and an error when that is closed.
+-- The fd of an extra file: a number, or an lnet conn, packet conn or
+-- listener (which keep it: the child gets a copy); nil and an error when
+-- that is closed.
 local function fd_of(v, i)
     if type(v) == "number" and v >= 0 and v % 1 == 0 then
         return v
     end
-    local c = type(v) == "table" and v.c or nil
     local fd
-    if istype("struct lnet_conn *", c) then
-        fd = C.lnet_conn_fd(c)
-    elseif istype("struct lnet_listener *", c) then
-        fd = C.lnet_listener_fd(c)
-    else
+    if type(v) == "table" then
+        if istype("struct lnet_conn *", v.c) then
+            fd = C.lnet_conn_fd(v.c)
+        elseif istype("struct lnet_listener *", v.l) then
+            fd = C.lnet_listener_fd(v.l)
+        elseif istype("struct lnet_packet *", v.p) then
+            fd = C.lnet_packet_fd(v.p)
+        end
+    end
+    if fd == nil then
         error("bad field 'extra_files' to 'spawn' (fd, conn or listener expected at " .. i .. ", got " ..
-            type(v) .. ")", 3)
+            type(v) .. ")", 4)
     end
     if fd < 0 then
         return nil, errors.ErrClosed
     end
     return fd
+end
+
+-- The absolute form of dir, from our working directory.
+local function absolute(dir)
+    if dir:sub(1, 1) == "/" then
+        return dir
+    end
+    local buf = ffi_new("char[4096]")
+    if C.lnet_process_getcwd(buf, 4096) == nil then
+        return dir
+    end
+    return ffi_string(buf) .. "/" .. dir
+end
+
+-- The child's environment as Go's exec makes it: ours when env is nil, then
+-- PWD set to dir when there is one; a key given twice keeps its last value.
+-- nil and an error for a NUL in a string (C would cut it short).
+local function child_env(env, dir)
+    if env == nil then
+        if dir == nil then
+            return nil
+        end
+        env = _M.environ()
+        env[#env + 1] = "PWD=" .. absolute(dir)
+    elseif type(env) ~= "table" then
+        return env -- string_array says what is wrong with it
+    end
+    local last, out = {}, {}
+    for i = 1, #env do
+        local kv = env[i]
+        if type(kv) == "string" then
+            if kv:find("\0", 1, true) then
+                return nil, _M.ErrEnvNUL
+            end
+            last[kv:match("^[^=]*")] = i
+        end
+    end
+    for i = 1, #env do
+        local kv = env[i]
+        if type(kv) ~= "string" or last[kv:match("^[^=]*")] == i then
+            out[#out + 1] = kv -- a non-string is string_array's to report
+        end
+    end
+    return out
 end
 
 local function files_array(files)
@@ -238,6 +289,16 @@ function _M.spawn(opts)
     end
     local req = ffi_new("struct lnet_spawn")
     local c_argv = string_array(argv, "argv")
+    for i = 1, #argv do
+        if argv[i]:find("\0", 1, true) then
+            return nil, _M.PathError("fork/exec", argv[1], errors.errno.EINVAL)
+        end
+    end
+    local env_err
+    env, env_err = child_env(env, dir)
+    if env_err ~= nil then
+        return nil, env_err
+    end
     local c_env = env ~= nil and string_array(env, "env") or nil
     req.argv, req.envp, req.dir = c_argv, c_env, dir
     for i = 1, 3 do
@@ -324,7 +385,7 @@ end
 function Process:kill(sig)
     local n = SIGKILL
     if sig ~= nil then
-        n = signals.number(sig)
+        n = sig == 0 and 0 or signals.number(sig) -- 0: is it there at all?
         if n == nil then
             error("bad argument #1 to 'kill' (signal name or number expected, got " .. tostring(sig) .. ")",
                 2)

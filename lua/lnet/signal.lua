@@ -6,7 +6,9 @@
 -- One core watcher per signal while anyone listens; its deliveries wake an
 -- event op, and the run loop (never a signal handler) cancels the contexts
 -- and wakes the tasks registered for that signal. When the last listener
--- goes, the watcher stops and the default disposition is back.
+-- goes, the watcher stops and the default disposition is back. A signal
+-- once waited for stays caught for the rest of the run (as a Go Notify
+-- channel does), and one that arrives between waits is held for the next.
 
 local ffi = require "ffi"
 local sys = require "lnet.sys"
@@ -26,7 +28,8 @@ void lnet_signal_free(struct lnet_signal *s);
 
 local _M = {}
 
--- signum -> { w = core watcher, op = event op, cancels = {fn = true}, waiters = {tasks} }
+-- signum -> { w = core watcher, op = event op, cancels = {fn = true},
+-- waiters = {tasks}, kept = waited for once, held = arrived unwaited }
 local watched = {}
 
 local function signum_of(sig, argn, fname)
@@ -44,6 +47,7 @@ local function delivered(entry)
     for cancel in pairs(entry.cancels) do
         cancel()
     end
+    entry.held = entry.kept and #entry.waiters == 0
     sched.wake_all(entry.waiters)
 end
 
@@ -66,7 +70,7 @@ end
 
 local function unwatch_if_idle(signum)
     local entry = watched[signum]
-    if entry ~= nil and next(entry.cancels) == nil and #entry.waiters == 0 then
+    if entry ~= nil and not entry.kept and next(entry.cancels) == nil and #entry.waiters == 0 then
         C.lnet_signal_free(entry.w)
         sched.event_free(entry.op)
         watched[signum] = nil
@@ -91,11 +95,17 @@ function _M.notify_context(parent, ...)
     if not context.is_context(parent) then
         error("bad argument #1 to 'notify_context' (context expected, got " .. type(parent) .. ")", 2)
     end
-    local nums = {}
+    local nums, descriptions = {}, {}
     for i = 1, select("#", ...) do
         nums[i] = signum_of((select(i, ...)), i + 1, "notify_context")
+        descriptions[i] = signals.describe(nums[i])
+    end
+    if #nums == 0 then
+        -- Go's "all signals" would catch SIGCHLD and SIGPIPE too: name them.
+        error("bad argument #2 to 'notify_context' (at least one signal expected)", 2)
     end
     local ctx, cancel = context.with_cancel(parent)
+    ctx.name = ("signal.NotifyContext(%s, [%s])"):format(tostring(parent), table.concat(descriptions, " "))
     local function stop()
         for i = 1, #nums do
             local entry = watched[nums[i]]
@@ -117,8 +127,12 @@ function _M.wait(sig, ctx)
     local signum = signum_of(sig, 1, "wait")
     local t = sched.self_task(2)
     local entry = watch(signum)
+    entry.kept = true
+    if entry.held then
+        entry.held = false
+        return signals.name(signum)
+    end
     local err = sched.wait_on(entry.waiters, t, ctx)
-    unwatch_if_idle(signum)
     if err ~= nil then
         return nil, err
     end
