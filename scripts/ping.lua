@@ -44,7 +44,8 @@ while i <= #args do
     end
     i = i + 1
 end
-if host == nil or opts.count < 1 or opts.size > 65000 then
+-- A count or a size is whole (ping(8) refuses "1.5" too).
+if host == nil or opts.count < 1 or opts.count % 1 ~= 0 or opts.size % 1 ~= 0 or opts.size > 65000 then
     usage()
 end
 
