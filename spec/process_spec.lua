@@ -295,6 +295,105 @@ describe("lnet.process", function()
         assert.are.equal(0, proc:wait())
     end)
 
+    it("a write deadline or a ctx ends a write to a child's full stdin: n bytes went out, then the error", function()
+        -- sleep never reads its stdin: the pipe takes what fits of the
+        -- write, which then waits until its deadline or ctx ends it.
+        local big = support.pattern(support.MiB)
+        local cases = {
+            { "write deadline", lnet.ErrDeadlineExceeded, "write pipe: i/o timeout" },
+            { "ctx deadline", context.DeadlineExceeded, "write pipe: context deadline exceeded" },
+            { "ctx cancel", context.Canceled, "write pipe: context canceled" },
+        }
+        for _, case in ipairs(cases) do
+            local how, target, text = case[1], case[2], case[3]
+            local proc = assert(process.spawn({ argv = { "sleep", "5" }, stdin = "pipe" }))
+            local stdin = proc.stdin
+            local ctx, cancel
+            if how == "ctx deadline" then
+                ctx, cancel = context.with_timeout(context.background(), 0.05)
+            else
+                ctx, cancel = context.with_cancel(context.background())
+            end
+            if how == "write deadline" then
+                assert.is_true(stdin:set_write_deadline(lnet.now() + 0.05))
+            end
+            local t0 = lnet.now()
+            local writer = lnet.go(function()
+                local n, err = stdin:write(big, ctx)
+                return n, err, lnet.now()
+            end)
+            if how == "ctx cancel" then
+                lnet.sleep(0.05)
+                assert.are.equal("running", writer.status, "the write did not wait")
+                t0 = lnet.now()
+                cancel()
+            end
+            local n, err, at = writer:join()
+            local took = at - t0
+            if how == "ctx cancel" then
+                assert.is_true(took < support.WAKE, "woke after " .. took)
+            else
+                assert.is_true(took >= 0.045 and took < 0.05 + support.WAKE, how .. " took " .. took)
+            end
+            assert.is_true(type(n) == "number" and n > 0 and n < #big, how .. ": n = " .. tostring(n))
+            assert.is_true(errors.is(err, target), tostring(err))
+            assert.are.equal(text, tostring(err))
+            assert.are.equal(how ~= "ctx cancel", err:timeout())
+            -- the pipe is full and the deadline or ctx stays done: the next
+            -- write fails at once, with nothing written
+            t0 = lnet.now()
+            local n2, err2 = stdin:write("more", ctx)
+            assert.is_true(lnet.now() - t0 < support.WAKE)
+            assert.are.equal(0, n2)
+            assert.is_true(errors.is(err2, target), tostring(err2))
+            cancel()
+            assert.is_true(stdin:close())
+            assert.is_true(proc:kill("SIGKILL"))
+            assert.are.same({ nil, "SIGKILL" }, { proc:wait() })
+        end
+    end)
+
+    it("a write to stdin cut short by a ctx: the child reads exactly the n bytes that went out, then the next write", function()
+        -- The child reads nothing until a line comes on its fd 3, then
+        -- copies stdin to stdout.
+        local gate, gate_child = support.pair("unix")
+        local proc = assert(process.spawn({
+            argv = { "sh", "-c", "read go <&3; exec cat" },
+            stdin = "pipe",
+            stdout = "pipe",
+            extra_files = { gate_child },
+        }))
+        gate_child:close()
+        local big = support.pattern(support.MiB)
+        local ctx, cancel = context.with_cancel(context.background())
+        local writer = lnet.go(function()
+            return proc.stdin:write(big, ctx)
+        end)
+        lnet.sleep(0.05)
+        assert.are.equal("running", writer.status, "the write did not wait")
+        cancel()
+        local n, err = writer:join()
+        assert.is_true(errors.is(err, context.Canceled), tostring(err))
+        assert.is_true(type(n) == "number" and n > 0 and n < #big, "n = " .. tostring(n))
+        -- the pipe is full: a write deadline ends the next write with nothing written
+        assert.is_true(proc.stdin:set_write_deadline(lnet.now() + 0.02))
+        local n2, err2 = proc.stdin:write(big)
+        assert.are.equal(0, n2)
+        assert.is_true(errors.is(err2, lnet.ErrDeadlineExceeded), tostring(err2))
+        assert.is_true(proc.stdin:set_write_deadline(nil))
+        -- open the gate: the child hands back the n bytes, then the tail
+        local reader = lnet.go(read_all, proc.stdout)
+        assert.are.equal(3, gate:write("go\n"))
+        assert.are.equal(4, proc.stdin:write("tail"))
+        assert.is_true(proc.stdin:close_write())
+        local got = reader:join()
+        assert.are.equal(n + 4, #got)
+        assert.is_true(got:sub(1, n) == big:sub(1, n), "the first n bytes differ")
+        assert.are.equal("tail", got:sub(n + 1))
+        assert.are.equal(0, proc:wait())
+        gate:close()
+    end)
+
     it("the end of a run releases a child still running: wait and kill say ErrReleased", function()
         -- Two runs need a fresh luajit: the spec itself is inside one.
         local script = [[
@@ -375,5 +474,62 @@ describe("lnet.process", function()
         -- SIGTERM is the echo script's graceful shutdown.
         assert.is_true(again:kill("SIGTERM"))
         assert.are.equal(0, again:wait())
+    end)
+end)
+
+describe("lnet.process.spawn, as Go's exec builds the child", function()
+    it("an env key given twice keeps its last value", function()
+        local out = output({ argv = { "sh", "-c", "echo $FOO" }, env = { "FOO=bad", "PATH=/usr/bin:/bin", "FOO=good" } })
+        assert.are.equal("good\n", out)
+    end)
+
+    it("with our env and a dir, the child's PWD is that dir, made absolute", function()
+        assert.are.equal("/tmp\n", output({ argv = { "sh", "-c", "echo $PWD" }, dir = "/tmp" }))
+        local here = output({ argv = { "pwd" } }):gsub("\n$", "")
+        assert.are.equal(here .. "/spec\n", output({ argv = { "sh", "-c", "echo $PWD" }, dir = "spec" }))
+    end)
+
+    it("a NUL in an argument or in env is refused, not cut short", function()
+        local p, err = process.spawn({ argv = { "echo", "a\0b" } })
+        assert.is_nil(p)
+        assert.are.equal("fork/exec echo: invalid argument", tostring(err))
+        assert.is_true(errors.is(err, lnet.errno.EINVAL))
+        p, err = process.spawn({ argv = { "env" }, env = { "A=1\0B=2" } })
+        assert.is_nil(p)
+        assert.are.equal(process.ErrEnvNUL, err)
+        assert.are.equal("exec: environment variable contains NUL", tostring(err))
+    end)
+
+    it("a listener and a packet conn go to the child as extra files", function()
+        local ln = assert(lnet.listen("tcp", "127.0.0.1:0"))
+        local pc = assert(lnet.listen_packet("udp", "127.0.0.1:0"))
+        if os.execute("command -v python3 >/dev/null 2>&1") ~= 0 then
+            pending("needs python3 for the child")
+            return
+        end
+        -- fd 3 accepts one conn and answers it; fd 4 is the UDP socket
+        local proc = assert(process.spawn({
+            argv = { "python3", "-c", "import socket; l = socket.socket(fileno=3); c, _ = l.accept(); " ..
+                "c.sendall(b'hi'); u = socket.socket(fileno=4); print(u.type == socket.SOCK_DGRAM)" },
+            extra_files = { ln, pc },
+            stdout = "pipe",
+        }))
+        local c = assert(lnet.dial("tcp", tostring(ln:addr())))
+        assert.are.equal("hi", support.read_full(c, 2))
+        c:close()
+        assert.are.equal("True\n", read_all(proc.stdout))
+        assert.are.equal(0, proc:wait())
+        ln:close()
+        pc:close()
+    end)
+
+    it("kill(0) asks whether the child still runs", function()
+        local p = assert(process.spawn({ argv = { "sleep", "5" } }))
+        assert.is_true(p:kill(0))
+        assert.is_true(p:kill("SIGKILL"))
+        assert.are.same({ nil, "SIGKILL" }, { p:wait() })
+        local none, err = p:kill(0)
+        assert.is_nil(none)
+        assert.are.equal(process.ErrProcessDone, err)
     end)
 end)

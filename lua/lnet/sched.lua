@@ -19,6 +19,7 @@ local unpack, tremove = unpack, table.remove
 local stderr = io.stderr
 
 local Canceled = errors.Canceled
+local READY = C.LNET_OP_READY
 
 local _M = {}
 
@@ -79,6 +80,12 @@ end
 -- frame of every parked task, so it keeps as few registers as it can (one
 -- more local here once cost 350 bytes per parked task).
 local function park(t, ctx)
+    if t.op.state == READY then
+        -- Already woken: a fair-share yield (core/side.h), not a wait. The
+        -- call can complete, so no ctx or cancel fails it.
+        co_yield()
+        return nil
+    end
     if t.canceled then
         return Canceled
     end

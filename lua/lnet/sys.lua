@@ -12,6 +12,7 @@ struct lnet_loop;
 struct lnet_conn;
 struct lnet_listener;
 struct lnet_copy { char *pending; size_t off, len; double written; int failed; };
+enum { LNET_OP_IDLE, LNET_OP_PARKED, LNET_OP_READY };
 /* A prefix of core/op.h's struct lnet_op: the fields Lua reads. */
 struct lnet_op { int id; int state; size_t progress; struct lnet_copy copy; };
 struct lnet_sockaddr { union { uint64_t align; char bytes[128]; } u; uint32_t len; };
