@@ -133,6 +133,23 @@ end
 -- ctx), fx.s the receiver nobody reads; fx.sent the fill datagrams queued.
 -- connected: fx.c is dialed to fx.s (write's 0, err on failure), else
 -- unconnected (write_to's nil, err).
+-- A read on a UDP conn fx.c that a datagram from fx.s makes ready.
+local function udp_read_op(name, setup, block, ok)
+    return {
+        name = name,
+        op = "read",
+        setup = setup,
+        block = block,
+        fail = nil_and_error,
+        ready = function(fx)
+            assert.are.equal(5, fx.s:write_to("ready", fx.c:local_addr()))
+            lnet.sleep(0.01)
+        end,
+        ok = ok,
+        cleanup = close_conns,
+    }
+end
+
 local function dgram_write_op(name, connected, write)
     return {
         name = name,
@@ -274,47 +291,23 @@ local ops = {
         end,
         cleanup = close_conns,
     },
-    {
-        name = "packet:read_from (udp)",
-        op = "read",
-        setup = function()
-            return { c = udp4(), s = udp4() }
-        end,
-        block = function(fx, ctx)
-            return fx.c:read_from(64, ctx)
-        end,
-        fail = nil_and_error,
-        ready = function(fx)
-            assert.are.equal(5, fx.s:write_to("ready", fx.c:local_addr()))
-            lnet.sleep(0.01)
-        end,
-        ok = function(fx, r)
-            assert.are.equal("ready", r[1], tostring(r[2]))
-            assert.are.equal(tostring(fx.s:local_addr()), tostring(r[2]))
-            assert.are.same({ truncated = false, size = 5 }, r[3])
-        end,
-        cleanup = close_conns,
-    },
-    {
-        name = "packet:read (connected udp)",
-        op = "read",
-        setup = function()
-            local s = udp4()
-            return { s = s, c = assert(lnet.dial("udp", tostring(s:local_addr()))) }
-        end,
-        block = function(fx, ctx)
-            return fx.c:read(64, ctx)
-        end,
-        fail = nil_and_error,
-        ready = function(fx)
-            assert.are.equal(5, fx.s:write_to("ready", fx.c:local_addr()))
-            lnet.sleep(0.01)
-        end,
-        ok = function(_, r)
-            assert.are.equal("ready", r[1], tostring(r[2]))
-        end,
-        cleanup = close_conns,
-    },
+    udp_read_op("packet:read_from (udp)", function()
+        return { c = udp4(), s = udp4() }
+    end, function(fx, ctx)
+        return fx.c:read_from(64, ctx)
+    end, function(fx, r)
+        assert.are.equal("ready", r[1], tostring(r[2]))
+        assert.are.equal(tostring(fx.s:local_addr()), tostring(r[2]))
+        assert.are.same({ truncated = false, size = 5 }, r[3])
+    end),
+    udp_read_op("packet:read (connected udp)", function()
+        local s = udp4()
+        return { s = s, c = assert(lnet.dial("udp", tostring(s:local_addr()))) }
+    end, function(fx, ctx)
+        return fx.c:read(64, ctx)
+    end, function(_, r)
+        assert.are.equal("ready", r[1], tostring(r[2]))
+    end),
     dgram_write_op("packet:write_to (unixgram)", false, function(fx, chunk, ctx)
         return fx.c:write_to(chunk, fx.to, ctx)
     end),
