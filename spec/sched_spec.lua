@@ -222,6 +222,24 @@ describe("time", function()
         assert.are.same({ 0.01, 0.02, 0.03, 0.04, 0.05, 0.06 }, woke)
     end)
 
+    it("a loop of sleep(0) is stopped by a cancel; sleep(0) with a done ctx fails", function()
+        local spins = lnet.go(function()
+            local n, ok, err = 0, true, nil
+            while ok do
+                ok, err = lnet.sleep(0)
+                n = n + 1
+            end
+            return n, err
+        end)
+        lnet.sleep(0.01)
+        spins:cancel()
+        local n, err = spins:join()
+        assert.is_true(n > 1)
+        assert.is_true(errors.is(err, lnet.errors.Canceled), tostring(err))
+        local done = require("support").cancelled()
+        assert.are.same({ nil, lnet.errors.Canceled }, { lnet.sleep(0, done) })
+    end)
+
     it("sleep(0) lets every ready task run first", function()
         local log = {}
         local a = lnet.go(function()

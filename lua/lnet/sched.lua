@@ -358,6 +358,12 @@ function _M.sleep(sec, ctx)
     local t = self_task(2)
     local op = t.op
     if sec <= 0 then
+        -- A turn's yield, which park lets pass: a cancel or a done ctx
+        -- fails it here, or a loop of sleep(0) could not be stopped.
+        local err = t.canceled and Canceled or _M.ctx_err(ctx)
+        if err ~= nil then
+            return nil, err
+        end
         C.lnet_op_park(op)
         C.lnet_op_wake(op)
     else
