@@ -170,7 +170,7 @@ describe("errors (seed §5, §6, §18)", function()
             assert.is_nil(ln)
             assert.are.equal("listen unix " .. long .. ": bind: invalid argument", tostring(lerr))
             -- 108 bytes of abstract name; Go shows it up to its first NUL
-            local name = ("@lnet-spec-%d"):format(math.random(1e9))
+            local name = support.abstract_unix()
             local p = assert(lnet.listen_packet("unixgram", name .. ("\0"):rep(108 - #name)))
             assert.are.equal(name, p:local_addr().name)
             p:close()

@@ -37,11 +37,14 @@ function support.pattern(n)
     return table.concat(parts):sub(1, n)
 end
 
--- A fresh name for an abstract unix socket (no file behind it).
+-- A fresh name for an abstract unix socket (no file behind it), unique
+-- across processes too: two suites may run at once (plain and ASan).
+local ffi = require "ffi"
+ffi.cdef "int lnet_support_getpid(void) __asm__(\"getpid\");"
 local unix_seq = 0
 function support.abstract_unix()
     unix_seq = unix_seq + 1
-    return ("@lnet-spec-%d-%d-%d"):format(os.time(), unix_seq, math.random(1e9))
+    return ("@lnet-spec-%d-%d-%d"):format(ffi.C.lnet_support_getpid(), unix_seq, math.random(1e9))
 end
 
 -- A fresh path in the temp dir with nothing at it, for a unix socket file.
