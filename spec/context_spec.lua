@@ -632,7 +632,22 @@ for _, op in ipairs(ops) do
     end)
 end
 
-describe("a done ctx and the fair-share yield", function()
+describe("a done ctx and calls that can complete", function()
+    it("a read that waited before still takes bytes that arrived since, with a done ctx", function()
+        local c, s = support.pair()
+        c:set_read_deadline(lnet.now() + 0.01)
+        assert.is_nil(c:read(10)) -- it waited: its side tries again only once the loop says so
+        c:set_read_deadline(nil)
+        assert.are.equal(3, s:write("abc"))
+        local done = support.cancelled()
+        assert.are.equal("abc", c:read(10, done))
+        local none, err = c:read(10, done)
+        assert.is_nil(none)
+        assert.is_true(errors.is(err, context.Canceled), tostring(err))
+        c:close()
+        s:close()
+    end)
+
     it("calls that can complete at once complete, past the 64 in a row after which a task yields", function()
         local c, s = support.pair()
         assert.are.equal(200, s:write(("x"):rep(200)))

@@ -79,17 +79,28 @@ end
 -- stack, which LuaJIT doubles when a frame would not fit. park is the top
 -- frame of every parked task, so it keeps as few registers as it can (one
 -- more local here once cost 350 bytes per parked task).
+-- Whether t's op is already woken: before a wait that a done ctx would
+-- fail, the loop polls once, since a side that waited before tries its
+-- syscall again only once the loop reports it ready (core/side.h), and
+-- bytes already there mean the call can complete.
+local function woken(t, poll)
+    if poll then
+        C.lnet_loop_poll(loop, 0)
+    end
+    return t.op.state == READY
+end
+
 local function park(t, ctx)
-    if t.op.state == READY then
-        -- Already woken: a fair-share yield (core/side.h), not a wait. The
-        -- call can complete, so no ctx or cancel fails it.
+    local c = ctx and ctx.canceler
+    if woken(t, c ~= nil and c.done_err ~= nil) then
+        -- A fair-share yield (core/side.h) or readiness just seen, not a
+        -- wait: the call can complete, so no ctx or cancel fails it.
         co_yield()
         return nil
     end
     if t.canceled then
         return Canceled
     end
-    local c = ctx and ctx.canceler
     if c == nil then
         co_yield()
     elseif c.done_err ~= nil then
