@@ -225,10 +225,10 @@ static void rr_next(struct conn *c) {
     rr_flush(c);
 }
 
-/* Returns 1 when a full echo arrived and matched. */
-static int rr_read(struct conn *c) {
-    size_t size = (size_t)opt.size;
-    ssize_t n = recv(c->fd, c->rx + c->recvd, size - c->recvd, 0);
+/* One recv into buf: the byte count, or 0 when there is nothing yet or the
+ * conn failed (then marked failed: the server closed it, or recv erred). */
+static size_t conn_recv(struct conn *c, char *buf, size_t len) {
+    ssize_t n = recv(c->fd, buf, len, 0);
     if (n == 0) {
         conn_fail(c, "server closed the connection", 0);
         return 0;
@@ -237,7 +237,15 @@ static int rr_read(struct conn *c) {
         if (!bench_would_block(errno)) conn_fail(c, "recv", errno);
         return 0;
     }
-    c->recvd += (size_t)n;
+    return (size_t)n;
+}
+
+/* Returns 1 when a full echo arrived and matched. */
+static int rr_read(struct conn *c) {
+    size_t size = (size_t)opt.size;
+    size_t n = conn_recv(c, c->rx + c->recvd, size - c->recvd);
+    if (n == 0) return 0;
+    c->recvd += n;
     if (c->recvd < size) return 0;
     if (memcmp(c->rx, c->tx, size) != 0) {
         conn_fail(c, "echo mismatch", 0);
@@ -311,20 +319,13 @@ static void bulk_write(struct conn *c) {
 /* Returns 1 when the whole stream has come back intact. */
 static int bulk_read(struct conn *c) {
     size_t want = c->target - c->recvd < CHUNK ? c->target - c->recvd : CHUNK;
-    ssize_t n = recv(c->fd, rx_chunk, want, 0);
-    if (n == 0) {
-        conn_fail(c, "server closed the connection", 0);
-        return 0;
-    }
-    if (n < 0) {
-        if (!bench_would_block(errno)) conn_fail(c, "recv", errno);
-        return 0;
-    }
-    if (memcmp(rx_chunk, pattern + c->recvd % PATTERN_PERIOD, (size_t)n) != 0) {
+    size_t n = conn_recv(c, rx_chunk, want);
+    if (n == 0) return 0;
+    if (memcmp(rx_chunk, pattern + c->recvd % PATTERN_PERIOD, n) != 0) {
         conn_fail(c, "echo mismatch", 0);
         return 0;
     }
-    c->recvd += (size_t)n;
+    c->recvd += n;
     if (c->recvd < c->target) return 0;
     close(c->fd);
     c->fd = -1;

@@ -235,10 +235,7 @@ local function sockopt(self, fail, fn, ...)
 end
 
 local function int_arg(v, name)
-    if type(v) ~= "number" or v ~= v then
-        error("bad argument #1 to '" .. name .. "' (number expected, got " .. errors.what(v) .. ")", 3)
-    end
-    return floor(v)
+    return floor(errors.number_arg(v, 1, name, 3))
 end
 
 local function bool_arg(v, name)

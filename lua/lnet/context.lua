@@ -144,9 +144,7 @@ end
 
 function _M.with_deadline(parent, t)
     check_parent(parent, "with_deadline")
-    if type(t) ~= "number" or t ~= t then
-        error("bad argument #2 to 'with_deadline' (number expected, got " .. errors.what(t) .. ")", 2)
-    end
+    errors.number_arg(t, 2, "with_deadline", 2)
     local at = min(t, parent.deadline_at)
     local c = new_cancelable(parent, at)
     if c.done_err == nil and at < parent.deadline_at then
@@ -166,9 +164,7 @@ end
 
 function _M.with_timeout(parent, sec)
     check_parent(parent, "with_timeout")
-    if type(sec) ~= "number" or sec ~= sec then
-        error("bad argument #2 to 'with_timeout' (number expected, got " .. errors.what(sec) .. ")", 2)
-    end
+    errors.number_arg(sec, 2, "with_timeout", 2)
     return _M.with_deadline(parent, C.lnet_now() + sec)
 end
 

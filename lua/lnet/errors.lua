@@ -244,6 +244,16 @@ function _M.what(v)
     return v ~= v and "nan" or type(v)
 end
 
+-- number_arg(v, n, fname, level): v, when it is a number and not NaN; else
+-- raises "bad argument #n to 'fname' (number expected, got ...)" at level,
+-- counted from the function that calls number_arg (as error's own level).
+function _M.number_arg(v, n, fname, level)
+    if type(v) ~= "number" or v ~= v then
+        error(("bad argument #%d to '%s' (number expected, got %s)"):format(n, fname, _M.what(v)), level + 1)
+    end
+    return v
+end
+
 -- is_error(v): true for any value of an lnet error kind.
 function _M.is_error(v)
     local mt = getmetatable(v)

@@ -79,20 +79,16 @@ end
 -- stack, which LuaJIT doubles when a frame would not fit. park is the top
 -- frame of every parked task, so it keeps as few registers as it can (one
 -- more local here once cost 350 bytes per parked task).
--- Whether t's op is already woken: before a wait that a done ctx would
--- fail, the loop polls once, since a side that waited before tries its
--- syscall again only once the loop reports it ready (core/side.h), and
--- bytes already there mean the call can complete.
-local function woken(t, poll)
-    if poll then
-        C.lnet_loop_poll(loop, 0)
-    end
-    return t.op.state == READY
-end
-
 local function park(t, ctx)
     local c = ctx and ctx.canceler
-    if woken(t, c ~= nil and c.done_err ~= nil) then
+    if c ~= nil and c.done_err ~= nil then
+        -- Before a done ctx fails the call, the loop polls once: a side
+        -- that waited before tries its syscall again only once the loop
+        -- reports it ready (core/side.h), and bytes already there mean the
+        -- call can complete.
+        C.lnet_loop_poll(loop, 0)
+    end
+    if t.op.state == READY then
         -- A fair-share yield (core/side.h) or readiness just seen, not a
         -- wait: the call can complete, so no ctx or cancel fails it.
         co_yield()
@@ -363,9 +359,7 @@ end
 -- sleep(sec [, ctx]): true after sec seconds, or nil and ctx's error;
 -- sleep(0) lets every ready task run first.
 function _M.sleep(sec, ctx)
-    if type(sec) ~= "number" or sec ~= sec then
-        error("bad argument #1 to 'sleep' (number expected, got " .. errors.what(sec) .. ")", 2)
-    end
+    errors.number_arg(sec, 1, "sleep", 2)
     local t = self_task(2)
     local op = t.op
     if sec <= 0 then
@@ -503,10 +497,7 @@ function _M.wait_group()
 end
 
 function WaitGroup:add(n)
-    n = n or 1
-    if type(n) ~= "number" or n ~= n then
-        error("bad argument #1 to 'add' (number expected, got " .. errors.what(n) .. ")", 2)
-    end
+    n = errors.number_arg(n or 1, 1, "add", 2)
     local count = self.count + n
     if count < 0 then
         error("negative wait_group counter", 2)
