@@ -8,13 +8,6 @@
 
 #include "addr.h"
 
-/* getaddrinfo's own failures, kept apart from errnos. */
-enum {
-    LNET_EAI_NONAME = LNET_EBASE + 100, /* no such host */
-    LNET_EAI_AGAIN,                     /* temporary failure */
-    LNET_EAI_FAIL,                      /* permanent failure */
-};
-
 /*
  * Up to max addresses of host (family AF_INET, AF_INET6 or AF_UNSPEC) into
  * out, in the order getaddrinfo gives them; returns how many, or a negative

@@ -13,13 +13,12 @@ local conn = require "lnet.conn"
 local context = require "lnet.context"
 local packet = require "lnet.packet"
 
-local C, K, codes = sys.C, sys.const, sys.codes
+local C, K = sys.C, sys.const
 local ffi_new = ffi.new
 local setmetatable, type, error = setmetatable, type, error
 local huge, min = math.huge, math.min
-local self_task, park, ctx_err = sched.self_task, sched.park, sched.ctx_err
+local self_task, retry, ctx_err, check_ctx = sched.self_task, sched.retry, sched.ctx_err, sched.check_ctx
 
-local AGAIN = -codes.EAGAIN
 local WRITE = 2
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
 local code_error = conn.code_error
@@ -78,21 +77,14 @@ local function connect(t, spec, a, local_addr, deadline, ctx)
     if c == nil then
         return nil, err
     end
-    local op = t.op
     C.lnet_conn_set_deadline(c.c, WRITE, deadline)
-    local rc = C.lnet_conn_connect(c.c, op, sa)
-    while rc == AGAIN do
-        err = park(t, ctx)
-        if err ~= nil then
-            C.lnet_op_abandon(op)
-            C.lnet_conn_close(c.c)
-            return nil, err
-        end
-        rc = C.lnet_conn_connect(c.c, op, sa)
-    end
+    local rc
+    rc, err = retry(t, ctx, C.lnet_conn_connect, c.c, t.op, sa)
     if rc < 0 then
         C.lnet_conn_close(c.c)
-        return nil, code_error(rc, "connect")
+        -- Go's mapErr: a dial its ctx ended is "operation was canceled" or
+        -- "i/o timeout", not the context's own text.
+        return nil, err and errors.map_ctx_err(err) or code_error(rc, "connect")
     end
     C.lnet_conn_set_deadline(c.c, WRITE, huge)
     -- Both ends as the kernel has them (a wildcard dial reached some local
@@ -144,16 +136,16 @@ local function resolve_local(spec, local_addr)
 end
 
 -- dial(network, address [, ctx]): a conn, or nil and an OpError. The ctx
--- bounds the connects, with the dialer's own limits; a name is resolved
--- first, by getaddrinfo, which nothing interrupts (the c-ares resolver of
--- a later issue will be cancellable).
+-- bounds the connects, with the dialer's own limits; one it ends is Go's
+-- "operation was canceled" or "i/o timeout" (errors.is finds the ctx's
+-- error). A name is resolved first, by getaddrinfo, which nothing
+-- interrupts (the c-ares resolver of a later issue will be cancellable).
 function Dialer:dial(network, address, ctx)
+    errors.check_self(self, Dialer, "dialer", "dial")
     if type(network) ~= "string" then
         error("bad argument #1 to 'dial' (string expected, got " .. type(network) .. ")", 2)
     end
-    if ctx ~= nil and not context.is_context(ctx) then
-        error("bad argument #3 to 'dial' (context expected, got " .. type(ctx) .. ")", 2)
-    end
+    check_ctx(ctx, 3, "dial")
     local t = self_task(2)
     local spec, err = addr.network(network)
     if spec == nil then
@@ -174,7 +166,7 @@ function Dialer:dial(network, address, ctx)
     end
     local cerr = ctx_err(ctx)
     if cerr ~= nil then
-        return nil, OpError("dial", network, la, addrs[1], cerr)
+        return nil, OpError("dial", network, la, addrs[1], errors.map_ctx_err(cerr))
     end
     local deadline = self.deadline or huge
     if self.timeout ~= nil and self.timeout ~= 0 then -- Go: zero means none
