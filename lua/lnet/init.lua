@@ -14,6 +14,7 @@ local pipe = require "lnet.pipe"
 local signal = require "lnet.signal"
 local process = require "lnet.process"
 local icmp = require "lnet.icmp"
+local addr = require "lnet.addr"
 
 local C = sys.C
 
@@ -31,6 +32,11 @@ local _M = {
     serve = listener.serve,
     pipe = pipe.pipe,
     listen_packet = packet.listen_packet,
+
+    -- Go's SplitHostPort, JoinHostPort and ParseCIDR.
+    split_host_port = addr.split_host_port,
+    join_host_port = addr.join_host_port,
+    parse_cidr = ip.parse_cidr,
 
     errors = errors,
     ip = ip,
