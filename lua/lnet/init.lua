@@ -14,6 +14,8 @@ local pipe = require "lnet.pipe"
 local signal = require "lnet.signal"
 local process = require "lnet.process"
 local icmp = require "lnet.icmp"
+local pack = require "lnet.pack"
+local hexdump = require "lnet.hexdump"
 
 local C = sys.C
 
@@ -31,6 +33,11 @@ local _M = {
     serve = listener.serve,
     pipe = pipe.pipe,
     listen_packet = packet.listen_packet,
+
+    pack = pack.pack,
+    unpack = pack.unpack,
+    packsize = pack.packsize,
+    hexdump = hexdump.hexdump,
 
     errors = errors,
     ip = ip,
