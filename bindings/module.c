@@ -3,8 +3,8 @@
  * core through the FFI; this module hands it what the FFI cannot do or see:
  * the run loop that resumes tasks (sched.c), the errno table of
  * core/errors.h, the socket and signal constants of this platform, the
- * layout of the structs the FFI mirrors (layout.c), and where the shared
- * object lives so lnet can ffi.load it.
+ * layout of the structs the FFI mirrors (layout.c), lnet's version, and
+ * where the shared object lives so lnet can ffi.load it.
  */
 #include <dlfcn.h>
 #include <netinet/in.h>
@@ -14,6 +14,7 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <lnet/version.h>
 
 #include "errors.h"
 #include "layout.h"
@@ -133,6 +134,8 @@ int luaopen_lnet_core(lua_State *L) {
     lua_setfield(L, -2, "signals");
     lnet_layout_push(L);
     lua_setfield(L, -2, "layout");
+    lua_pushliteral(L, LNET_VERSION);
+    lua_setfield(L, -2, "version");
     if (dladdr((void *)luaopen_lnet_core, &info) != 0 && info.dli_fname != NULL) {
         lua_pushstring(L, info.dli_fname);
         lua_setfield(L, -2, "path");

@@ -7,6 +7,9 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "fd.h"
 #include "op.h"
@@ -222,6 +225,12 @@ static lnet_err_t fork_exec(struct lnet_spawn *s, int *fd, int n, pid_t *pid) {
     *pid = clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
     if (*pid < 0) rc = -errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+#if defined(__SANITIZE_ADDRESS__)
+    /* The child's instrumented frames left their redzones poisoned on this
+     * stack, and it never returned to unpoison them: an mmap that reuses
+     * the pages (LuaJIT's allocator) would then trip ASan on a memset. */
+    __asan_unpoison_memory_region(stack, CHILD_STACK);
+#endif
     munmap(stack, CHILD_STACK);
     lnet_fd_close(&report[1]);
     if (rc == 0) {

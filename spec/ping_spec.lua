@@ -17,9 +17,10 @@ local COUNT, INTERVAL = 3, 0.1
 -- Runs scripts/ping.lua with args under the lnet host, after prefix (a
 -- command that execs the rest, such as setpriv). Returns its exit code,
 -- stdout and stderr, or nil and the spawn error. With `from` (a copy made
--- by readable_copy) the host, the script and lnet's modules are that copy's.
+-- by readable_copy) the host and the script are that copy's, and so are
+-- lnet's modules: the host finds the lua/ beside it.
 local function ping(args, prefix, from)
-    local argv, env = {}, nil
+    local argv = {}
     for _, a in ipairs(prefix or {}) do
         argv[#argv + 1] = a
     end
@@ -28,11 +29,7 @@ local function ping(args, prefix, from)
     for _, a in ipairs(args) do
         argv[#argv + 1] = a
     end
-    if from ~= nil then
-        env = process.environ()
-        env[#env + 1] = "LNET_PATH=" .. from.path
-    end
-    local code, out, errout, why = support.run(argv, { env = env, limit = LIMIT })
+    local code, out, errout, why = support.run(argv, { limit = LIMIT })
     if code == nil and why == nil then
         return nil, out -- the spawn failed
     end
@@ -172,7 +169,7 @@ describe("scripts/ping.lua", function()
 
     -- A copy of the host, scripts/ping.lua and lnet's modules that any user
     -- can read: the checkout may be where uid 65534 cannot (a clone in
-    -- /root, mode 0700). Returns {dir, host, script, path} and a remover.
+    -- /root, mode 0700). Returns {host, script} and a remover.
     local function readable_copy()
         local function run(argv)
             local proc = assert(process.spawn({ argv = argv, stdout = "pipe" }))
@@ -187,8 +184,7 @@ describe("scripts/ping.lua", function()
         run({ "cp", "-r", "lua", dir .. "/lua" })
         run({ "cp", "scripts/ping.lua", dir .. "/scripts/ping.lua" })
         run({ "chmod", "-R", "a+rX", dir })
-        return { host = dir .. "/lnet", script = dir .. "/scripts/ping.lua",
-                 path = dir .. "/lua/?.lua;" .. dir .. "/lua/?/init.lua" }, function()
+        return { host = dir .. "/lnet", script = dir .. "/scripts/ping.lua" }, function()
             run({ "rm", "-rf", dir })
         end
     end

@@ -186,6 +186,49 @@ function support.run_luajit(code, opts)
     return support.run({ "luajit", "-e", paths, "-e", code }, opts)
 end
 
+-- s as one shell word.
+function support.quote(s)
+    return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- Runs a shell command under timeout(1) (limit seconds, 20 by default):
+-- its output, stdout and stderr together, and its exit code. Unlike
+-- support.run it blocks the loop, and so works outside a task too (in
+-- setup and teardown). The code is the shell's own report: libev reaps
+-- children with waitpid(-1), so io.popen's close may not see it.
+function support.sh(cmd, limit)
+    local f = assert(io.popen(("timeout %d sh -c %s 2>&1; echo \"exit=$?\""):format(limit or 20, support.quote(cmd))))
+    local out = f:read("*a")
+    f:close()
+    local body, code = out:match("^(.*)exit=(%d+)\n$")
+    return body, tonumber(code)
+end
+
+-- sh that raises unless the command exits 0; its output.
+function support.sh_ok(cmd, limit)
+    local out, code = support.sh(cmd, limit)
+    assert(code == 0, ("exit %s from %s:\n%s"):format(code, cmd, out))
+    return out
+end
+
+-- A fresh directory of its own (mode 0700), for support.rm_dir to remove.
+function support.temp_dir()
+    return (support.sh_ok("mktemp -d"):gsub("\n$", ""))
+end
+
+function support.rm_dir(dir)
+    support.sh_ok("rm -rf " .. support.quote(dir))
+end
+
+-- The checkout's root (busted runs there) and the version its
+-- CMakeLists.txt gives lnet.
+support.root = (support.sh_ok("pwd"):gsub("\n$", ""))
+do
+    local f = assert(io.open("CMakeLists.txt"))
+    support.version = f:read("*a"):match("project%(lnet VERSION ([%d.]+)")
+    f:close()
+end
+
 -- A context already cancelled.
 function support.cancelled()
     local ctx, cancel = context.with_cancel(context.background())

@@ -1,6 +1,7 @@
 -- lnet: the public module. Everything a script can do is reachable from here
 -- (lnet.core is private); the work is done in the modules it gathers.
 
+local core = require "lnet.core"
 local sys = require "lnet.sys"
 local sched = require "lnet.sched"
 local errors = require "lnet.errors"
@@ -21,6 +22,8 @@ local hexdump = require "lnet.hexdump"
 local C = sys.C
 
 local _M = {
+    _VERSION = core.version, -- CMakeLists.txt's project(lnet VERSION ...)
+
     run = sched.run,
     go = sched.go,
     sleep = sched.sleep,
