@@ -119,7 +119,9 @@ function _M.read(s, p, start, lim, n, texts, lens)
             end
             off, floor, lim = target, target, n
         else
-            return nil, MessageError(format("reserved label type 0x%02x", c), off)
+            -- 0x40 and 0x80 mark label types RFC 6891 retired; as lengths
+            -- they are over 63 either way.
+            return nil, MessageError(format("label longer than 63 bytes (length byte 0x%02x)", c), off)
         end
     end
     local text

@@ -52,10 +52,11 @@ end
 local function message(req, spec, opt)
     local additional = spec.additional
     if opt ~= nil and (additional == nil or (type(additional) == "table" and not has_opt(additional))) then
-        local list = { SERVER_OPT }
-        for i = 1, additional and #additional or 0 do
-            list[i + 1] = additional[i]
+        local list, n = {}, additional and #additional or 0
+        for i = 1, n do
+            list[i] = additional[i]
         end
+        list[n + 1] = SERVER_OPT
         additional = list
     end
     local rd, cd = spec.rd, spec.cd
