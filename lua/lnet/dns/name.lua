@@ -31,7 +31,6 @@ local _M = {}
 local MAX_NAME = 255 -- wire bytes, the root's zero included
 local MAX_LABEL = 63
 local MAX_HOPS = 128 -- more than a 255-byte name has labels
-_M.MAX_NAME = MAX_NAME
 
 -------------------------------------------------------------------------------
 -- Wire to text.

@@ -193,7 +193,8 @@ function _M.formerr(data)
     return sub(data, 1, 2) .. char(bor(0x80, band(b2, 0x79)), const.rcode.FORMERR) .. "\0\0\0\0\0\0\0\0"
 end
 
--- error_reply(req, rcode): a reply with just req's question and rcode.
+-- error_reply(req, rcode, proto): the reply with req's questions and
+-- rcode, nothing else.
 function _M.error_reply(req, rcode, proto)
     return reply_bytes(req, { rcode = rcode }, proto)
 end

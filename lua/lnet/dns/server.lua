@@ -105,10 +105,10 @@ function Server:respond(data, proto, from)
         entry.err = "a reply, not a query"
         return nil
     elseif req.opcode ~= "QUERY" then
-        return reply.error_reply(req, "NOTIMP", proto)
+        return (reply.error_reply(req, "NOTIMP", proto))
     elseif #req.questions ~= 1 then
         entry.err = "a query must have one question"
-        return reply.error_reply(req, "FORMERR", proto)
+        return (reply.error_reply(req, "FORMERR", proto))
     end
     local ok, result = pcall(self.handler, req, { proto = proto, from = from, raw = data })
     if not ok then
