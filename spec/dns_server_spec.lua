@@ -471,6 +471,40 @@ describe("lnet.dns.server, a handler", function()
         s:close()
     end)
 
+    it("answers a steady load with a few tasks it reuses, not a task per query", function()
+        local answered_by, tasks = {}, 0
+        local s = assert(dns.server { handler = function(req)
+            local t = sched.current()
+            if not answered_by[t] then
+                answered_by[t], tasks = true, tasks + 1
+            end
+            return one_a(req)
+        end })
+        local c = assert(lnet.dial("udp", tostring(s:addr())))
+        local q = ds.query("load.test.")
+        local total, sent, got = 3000, 0, 0
+        local reader = lnet.go(function()
+            c:set_read_deadline(lnet.now() + 10)
+            while got < total do
+                assert(c:read())
+                got = got + 1
+                if sent < total then
+                    sent = sent + 1
+                    c:write(q)
+                end
+            end
+        end)
+        for _ = 1, 50 do -- in flight
+            sent = sent + 1
+            c:write(q)
+        end
+        reader:join()
+        assert.are.equal(total, got)
+        assert.is_true(tasks <= 8, tasks .. " tasks answered " .. total .. " queries")
+        c:close()
+        s:close()
+    end)
+
     it("a flood of delayed queries is bounded (1,024 in hand), and later queries are still answered", function()
         local s = assert(dns.server { handler = function(req)
             local r = one_a(req)

@@ -2,16 +2,17 @@
 -- whose every answer a script decides: dns.server{listen, handler | zone,
 -- tcp}. See README.md for the actions a handler can return.
 --
--- Every query is answered by a task of its own, so a handler may block (a
--- delay, a channel a spec drives) while the others are served. The server
+-- Every query in hand has a task of its own (over UDP a worker, reused for
+-- the next query), so a handler may block (a delay, a channel a spec
+-- drives) while the others are served. The server
 -- owns those tasks: close() cancels and joins every one, and the sockets
 -- and conns are closed by the tasks that use them, so nothing outlives it.
 --
 -- Special problem of a flood: a task per query would let a client that
 -- sends faster than delayed answers go out grow the task count without
--- bound. At most MAX_LIVE queries are in hand at once; past that the
--- readers wait for a slot (over UDP the kernel's buffer then drops the
--- excess, as a busy server's would).
+-- bound. At most MAX_LIVE queries are in hand at once (a UDP worker holds
+-- a slot while it lives); past that the readers wait for a slot (over UDP
+-- the kernel's buffer then drops the excess, as a busy server's would).
 
 local buffer = require "string.buffer"
 local sched = require "lnet.sched"
@@ -38,6 +39,7 @@ local MAX_LIVE = 1024 -- queries in hand at once
 local TCP_IDLE = 30 -- seconds a TCP conn may sit without a query (RFC 7766 asks for a limit)
 local LOG_MAX = 4096 -- entries queries() keeps (the latest)
 local BIND_TRIES = 16 -- fresh ports tried for a UDP port whose TCP twin is taken
+local SPARE_READERS = 2 -- idle UDP workers kept
 
 local Server = {}
 Server.__index = Server
@@ -58,6 +60,11 @@ function Server:leave(t)
     end
 end
 
+local function take_slot(self, fn, ...)
+    self.live = self.live + 1
+    self.live_of[self:spawn(fn, ...)] = true
+end
+
 -- Starts fn(...) as a query task once a slot is free; false if the waiting
 -- task was cancelled (the server is closing).
 function Server:start_query(fn, ...)
@@ -67,8 +74,7 @@ function Server:start_query(fn, ...)
             return false
         end
     end
-    self.live = self.live + 1
-    self.live_of[self:spawn(fn, ...)] = true
+    take_slot(self, fn, ...)
     return true
 end
 
@@ -131,14 +137,29 @@ local function serve_udp_query(self, data, from)
     end
 end
 
-local function read_udp(self)
+-- A UDP worker reads a query and answers it, again and again. Before it
+-- answers, it makes sure some worker is left reading (starting one if it
+-- was the last and a slot is free), so a blocked or delayed answer holds
+-- up no other; after, it ends if more than SPARE_READERS are idle. Under
+-- a steady load a few workers answer everything, with no task made per
+-- query.
+local function udp_worker(self)
     local udp = self.udp
     while true do
         local data, from = udp:read_from(65535)
         if data == nil then
+            self.udp_workers = self.udp_workers - 1
             return
         end
-        if not self:start_query(serve_udp_query, self, data, from) then
+        self.udp_busy = self.udp_busy + 1
+        if self.udp_busy == self.udp_workers and self.live < MAX_LIVE then
+            self.udp_workers = self.udp_workers + 1
+            take_slot(self, udp_worker, self)
+        end
+        serve_udp_query(self, data, from)
+        self.udp_busy = self.udp_busy - 1
+        if self.udp_workers - self.udp_busy > SPARE_READERS then
+            self.udp_workers = self.udp_workers - 1
             return
         end
     end
@@ -264,9 +285,9 @@ function _M.server(opts)
     end
     local self = setmetatable({
         udp = udp, ln = ln, handler = handler,
-        tasks = {}, live = 0, live_of = {}, slot_waiters = {}, log = {},
+        tasks = {}, live = 0, live_of = {}, slot_waiters = {}, log = {}, udp_workers = 1, udp_busy = 0,
     }, Server)
-    self:spawn(read_udp, self)
+    take_slot(self, udp_worker, self)
     if ln ~= nil then
         self:spawn(accept_tcp, self)
     end
