@@ -537,6 +537,40 @@ describe("lnet.dns.server, a handler", function()
         s:close()
     end)
 
+    it("serves 512 TCP conns at once; one more is closed at once, and the others go on", function()
+        local f = assert(io.open("/proc/self/limits"))
+        local limit = tonumber(f:read("*a"):match("Max open files%s+(%d+)"))
+        f:close()
+        if limit ~= nil and limit < 1200 then
+            pending("needs 1,200 fds (two per conn), the limit is " .. limit)
+            return
+        end
+        local s = assert(dns.server { handler = one_a })
+        local a = tostring(s:addr())
+        local conns = {}
+        for i = 1, 512 do
+            conns[i] = assert(lnet.dial("tcp", a))
+        end
+        -- the server has taken them all once a query on the last is answered
+        local q = ds.query("c.test.")
+        assert(conns[512]:write(string.char(0, #q) .. q))
+        conns[512]:set_read_deadline(lnet.now() + support.SLACK)
+        local len = support.read_exactly(conns[512], 2)
+        assert.are.equal("c.test.", ds.decoded(support.read_exactly(conns[512], len:byte(2))).answers[1].name)
+        local extra = assert(lnet.dial("tcp", a))
+        extra:set_read_deadline(lnet.now() + support.SLACK)
+        local data, err = extra:read()
+        assert.is_nil(data)
+        assert.are.equal(lnet.EOF, err)
+        extra:close()
+        conns[1]:close()
+        assert.are.same({ "again.test. 0 IN A 10.1.1.1" }, answers_of(s:addr(), "+tcp", "again.test"))
+        for i = 2, 512 do
+            conns[i]:close()
+        end
+        s:close()
+    end)
+
     it("close stops both sockets and cancels queries in hand at once; a second close is ErrClosed", function()
         local s = assert(dns.server { handler = function(req)
             local r = one_a(req)
