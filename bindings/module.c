@@ -16,6 +16,7 @@
 
 #include "errors.h"
 #include "sched.h"
+#include "resolver_ares.h"
 #include "resolver_system.h"
 
 int luaopen_lnet_core(lua_State *L);
@@ -49,6 +50,8 @@ static void push_codes(lua_State *L) {
     set_int(L, "EAI_NONAME", LNET_EAI_NONAME);
     set_int(L, "EAI_AGAIN", LNET_EAI_AGAIN);
     set_int(L, "EAI_FAIL", LNET_EAI_FAIL);
+    set_int(L, "ARES_EBASE", LNET_ARES_EBASE);
+    set_int(L, "SYSRES_ADDRS", LNET_SYSRES_ADDRS);
 }
 
 static void push_constants(lua_State *L) {

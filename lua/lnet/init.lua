@@ -14,6 +14,7 @@ local pipe = require "lnet.pipe"
 local signal = require "lnet.signal"
 local process = require "lnet.process"
 local icmp = require "lnet.icmp"
+local resolver = require "lnet.resolver"
 
 local C = sys.C
 
@@ -31,6 +32,8 @@ local _M = {
     serve = listener.serve,
     pipe = pipe.pipe,
     listen_packet = packet.listen_packet,
+    resolver = resolver.new,
+    default_resolver = resolver.default,
 
     errors = errors,
     ip = ip,
