@@ -249,8 +249,8 @@ static void io_cb(struct ev_loop *ev, ev_io *w, int revents) {
     (void)ev;
     if (revents & EV_READ) l->last_fd = fd;
     /* s may be freed inside (c-ares closes the socket): use only l after. */
-    ares_process_fd(l->ch, revents & EV_READ ? fd : ARES_SOCKET_BAD,
-                    revents & EV_WRITE ? fd : ARES_SOCKET_BAD);
+    ares_process_fd(l->ch, (revents & EV_READ) ? fd : ARES_SOCKET_BAD,
+                    (revents & EV_WRITE) ? fd : ARES_SOCKET_BAD);
     rearm(l);
 }
 
@@ -417,7 +417,7 @@ static int parse_answer(struct answer *a, int qtype, const unsigned char *abuf, 
  * Otherwise the first server is named.
  */
 static void note_server(struct lnet_ares_lookup *l) {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
     char ip[INET6_ADDRSTRLEN];
     struct sock *s = l->socks;

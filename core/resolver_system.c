@@ -216,12 +216,13 @@ struct lnet_sysres_job *lnet_sysres_start(struct lnet_loop *loop, struct lnet_op
         *err = -ENOMEM;
         return NULL;
     }
-    if (strlen(host) >= sizeof j->host || is_numeric_shorthand(host)) {
+    size_t len = strlen(host);
+    if (len >= sizeof j->host || is_numeric_shorthand(host)) {
         j->state = DONE;
         j->result = -LNET_EAI_NONAME;
         return j; /* done at once: never queued, never in the pool */
     }
-    strcpy(j->host, host);
+    memcpy(j->host, host, len + 1);
     j->family = family;
     j->canon = canon != 0;
     return submit(loop, op, j, err);

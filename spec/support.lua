@@ -143,6 +143,18 @@ end
 
 -- DNS peers -------------------------------------------------------------
 
+-- Our environment for a peer program: without the ASan runtime that the
+-- sanitizer run preloads into luajit (a peer is not built for it).
+function support.peer_environ()
+    local env = {}
+    for _, kv in ipairs(lnet.process.environ()) do
+        if not kv:find("^LD_PRELOAD=") then
+            env[#env + 1] = kv
+        end
+    end
+    return env
+end
+
 -- A loopback UDP port that was free a moment ago (for a server we start).
 function support.free_udp_port(host)
     local pc = assert(lnet.listen_packet("udp", (host or "127.0.0.1") .. ":0"))
@@ -162,7 +174,7 @@ function support.dnsmasq(lines)
                            "user=root", "pid-file=", "local=/test/", "host-record=ready.test,192.0.2.250" }, "\n"),
         "\n", table.concat(lines, "\n"), "\n")
     f:close()
-    local proc = assert(lnet.process.spawn({ argv = { "dnsmasq", "-k", "-C", conf } }))
+    local proc = assert(lnet.process.spawn({ argv = { "dnsmasq", "-k", "-C", conf }, env = support.peer_environ() }))
     local dm = { port = port, server = "127.0.0.1:" .. port }
     function dm.stop()
         proc:kill("SIGTERM")

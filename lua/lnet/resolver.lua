@@ -203,15 +203,21 @@ local function read_nss()
     for line in f:lines() do
         local rest = match(match(line, "^[^#]*"), "^%s*hosts%s*:(.*)$")
         if rest ~= nil then
-            for word in rest:gmatch("%S+") do
-                if byte(word, 1) == 91 then -- '[' criteria after a source
-                    local last = sources[#sources]
-                    if last ~= nil then
-                        last.criteria = true
+            -- "files [NOTFOUND=return] dns": criteria follow their source.
+            rest = rest:gsub("%s*(%b[])", function(b)
+                return (b:gsub("%s+", ","))
+            end)
+            for token in rest:gmatch("%S+") do
+                local src = { name = lower(match(token, "^[^%[]*")) }
+                local criteria = match(token, "%b[]") or ""
+                for neg, status, action in criteria:gmatch("(!?)(%a+)=(%a+)") do
+                    status, action = lower(status), lower(action)
+                    -- Go's standardStatusAction: what the default does anyway.
+                    if neg ~= "" or (status == "success") ~= (action == "return") then
+                        src.criteria = true
                     end
-                else
-                    sources[#sources + 1] = { name = lower(word) }
                 end
+                sources[#sources + 1] = src
             end
         end
     end
