@@ -173,62 +173,6 @@ int lnet_ares_servers(const struct lnet_ares *r, char *buf, size_t size) {
     return (int)strlen(buf);
 }
 
-static int copy_addrs(const struct hostent *h, char *out, int n, int max) {
-    for (char **a = h->h_addr_list; *a != NULL && n < max; a++) {
-        memset(out + n * 16, 0, 16);
-        memcpy(out + n * 16, *a, (size_t)h->h_length);
-        n++;
-    }
-    return n;
-}
-
-int lnet_ares_hosts(struct lnet_ares *r, const char *name, int family, char *out, int max) {
-    struct hostent *h = NULL;
-    int rc = ares_gethostbyname_file(r->tmpl, name, family, &h), n;
-    if (rc == ARES_ENOTFOUND) return 0;
-    if (rc != ARES_SUCCESS) return code(rc);
-    n = h->h_addrtype == family ? copy_addrs(h, out, 0, max) : 0;
-    ares_free_hostent(h);
-    return n;
-}
-
-/* ares_gethostbyaddr on a channel that looks only in files answers at once. */
-struct names_out {
-    char *buf;
-    size_t size, used;
-    int n;
-};
-
-static void put_name(struct names_out *o, const char *name) {
-    size_t len = strlen(name) + 1;
-    if (o->used + len > o->size) return;
-    memcpy(o->buf + o->used, name, len);
-    o->used += len;
-    o->n++;
-}
-
-static void hosts_addr_cb(void *arg, int status, int timeouts, struct hostent *h) {
-    struct names_out *o = arg;
-    (void)timeouts;
-    if (status != ARES_SUCCESS || h == NULL) return;
-    put_name(o, h->h_name);
-    for (char **a = h->h_aliases; a != NULL && *a != NULL; a++)
-        put_name(o, *a);
-}
-
-int lnet_ares_hosts_addr(struct lnet_ares *r, const char *addr, size_t len, char *buf,
-                         size_t size) {
-    struct ares_options o = r->opts;
-    ares_channel ch;
-    struct names_out out = {buf, size, 0, 0};
-    int mask = (r->optmask & ~ARES_OPT_SOCK_STATE_CB) | ARES_OPT_LOOKUPS, rc;
-    o.lookups = (char *)"f";
-    if ((rc = ares_init_options(&ch, &o, mask)) != ARES_SUCCESS) return code(rc);
-    ares_gethostbyaddr(ch, addr, (int)len, len == 4 ? AF_INET : AF_INET6, hosts_addr_cb, &out);
-    ares_destroy(ch);
-    return out.n;
-}
-
 /* The loop side ------------------------------------------------------------ */
 
 static void rearm(struct lnet_ares_lookup *l) {

@@ -72,16 +72,6 @@ const char *lnet_ares_domain(const struct lnet_ares *r, int i);
 int lnet_ares_servers(const struct lnet_ares *r, char *buf, size_t size);
 
 /*
- * /etc/hosts, as c-ares reads it (no query): up to max addresses of name of
- * family (AF_INET or AF_INET6) into out, 16 bytes each (4 used for IPv4);
- * returns how many (0: none), or a negative code.
- */
-int lnet_ares_hosts(struct lnet_ares *r, const char *name, int family, char *out, int max);
-/* The names /etc/hosts gives the address (4 or 16 bytes), NUL-separated
- * into buf; returns how many. */
-int lnet_ares_hosts_addr(struct lnet_ares *r, const char *addr, size_t len, char *buf, size_t size);
-
-/*
  * Starts a lookup of the absolute name (no search list is applied: the
  * caller walks it, as Go does) for qtype, and for qtype2 too unless it is 0;
  * for LNET_DNS_PTR, name is the reverse (arpa) name. Returns the lookup,

@@ -155,12 +155,21 @@ function support.peer_environ()
     return env
 end
 
--- A loopback UDP port that was free a moment ago (for a server we start).
+-- A loopback port that was free a moment ago for both TCP and UDP (a DNS
+-- server we start takes both).
 function support.free_udp_port(host)
-    local pc = assert(lnet.listen_packet("udp", (host or "127.0.0.1") .. ":0"))
-    local port = pc:local_addr().port
-    pc:close()
-    return port
+    host = host or "127.0.0.1"
+    for _ = 1, 20 do
+        local ln = assert(lnet.listen("tcp", host .. ":0"))
+        local port = ln:addr().port
+        local pc = lnet.listen_packet("udp", host .. ":" .. port)
+        ln:close()
+        if pc ~= nil then
+            pc:close()
+            return port
+        end
+    end
+    error("no free port on " .. host)
 end
 
 -- Starts dnsmasq on 127.0.0.1:port serving only `lines` (dnsmasq.conf

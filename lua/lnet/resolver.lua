@@ -419,17 +419,53 @@ local function ares_lookup(r, t, ctx, name, qtype)
     return nil, nil, err or no_such_host(name)
 end
 
--- /etc/hosts through c-ares: the addresses of name, both families.
-local hostsbuf = ffi_new("char[?]", 16 * 32)
-local function hosts_ips(cfg, name)
-    local ips = {}
-    name = strip_dot(name)
-    for _, family in ipairs({ K.AF_INET, K.AF_INET6 }) do
-        local n = C.lnet_ares_hosts(cfg.ares, name, family, hostsbuf, 32)
-        local width = family == K.AF_INET and 4 or 16
-        for i = 0, n - 1 do
-            ips[#ips + 1] = ip.addr_from_bytes(ffi_string(hostsbuf + 16 * i, width))
+-- /etc/hosts, read as Go reads it (hosts.go): names any letter case, keys
+-- absolute, kept for 5 seconds before the file is read again (Go's
+-- cacheMaxAge), so a lookup costs no file read. c-ares would read the file
+-- on every lookup.
+local HOSTS_MAX_AGE = 5
+local hosts = { expire = -1 }
+
+local function read_hosts()
+    local by_name, by_addr = {}, {}
+    local f = open("/etc/hosts")
+    if f ~= nil then
+        for line in f:lines() do
+            local fields = {}
+            for w in match(line, "^[^#]*"):gmatch("%S+") do
+                fields[#fields + 1] = w
+            end
+            local a = fields[1] and ip.parse_addr(fields[1])
+            if a ~= nil and #fields >= 2 then
+                local text = tostring(a)
+                for i = 2, #fields do
+                    local key = abs_name(lower(fields[i]))
+                    local list = by_name[key] or {}
+                    list[#list + 1] = a
+                    by_name[key] = list
+                    local names = by_addr[text] or {}
+                    names[#names + 1] = abs_name(fields[i])
+                    by_addr[text] = names
+                end
+            end
         end
+        f:close()
+    end
+    hosts = { by_name = by_name, by_addr = by_addr, expire = C.lnet_now() + HOSTS_MAX_AGE }
+    return hosts
+end
+
+local function hosts_table()
+    return C.lnet_now() < hosts.expire and hosts or read_hosts()
+end
+
+-- The addresses /etc/hosts gives name (a copy: callers filter it); a
+-- trailing dot is ignored, as c-ares does.
+local function hosts_ips(name)
+    local list = hosts_table().by_name[abs_name(lower(strip_dot(name)))]
+    local ips = {}
+    for i = 1, list and #list or 0 do
+        ips[i] = list[i]
     end
     return ips
 end
@@ -485,7 +521,7 @@ local function ares_ip(r, t, ctx, network, name, order)
         return nil, nil, err
     end
     if order ~= "dns" and order ~= "dns,files" then
-        local ips = hosts_ips(cfg, name)
+        local ips = hosts_ips(name)
         if #ips > 0 or order == "files" then
             return sort_rfc6724(ips)
         end
@@ -528,7 +564,7 @@ local function ares_ip(r, t, ctx, network, name, order)
     end
     if #ips == 0 then
         if order == "dns,files" then
-            local hips = hosts_ips(cfg, name)
+            local hips = hosts_ips(name)
             if #hips > 0 then
                 return sort_rfc6724(hips)
             end
@@ -747,8 +783,6 @@ local function reverse_name(a)
     return concat(parts, ".") .. ".ip6.arpa."
 end
 
-local names_buf = ffi_new("char[?]", 4096)
-
 -- lookup_addr(ctx, address): the names of an address (/etc/hosts first,
 -- then PTR records), absolute as Go gives them.
 function Resolver:lookup_addr(ctx, address)
@@ -777,22 +811,15 @@ function Resolver:lookup_addr(ctx, address)
         end
         return { abs_name(name) }
     end
-    local cfg, err = ares_cfg(self)
-    if cfg == nil then
-        return nil, err
-    end
-    local n = C.lnet_ares_hosts_addr(cfg.ares, raw, #raw, names_buf, 4096)
-    if n > 0 then
-        local names, p = {}, 0
-        for i = 1, n do
-            local s = ffi_string(names_buf + p)
-            names[i] = abs_name(s)
-            p = p + #s + 1
+    local names = hosts_table().by_addr[tostring(a)]
+    if names ~= nil then
+        local copy = {}
+        for i, n in ipairs(names) do
+            copy[i] = n
         end
-        return names
+        return copy
     end
-    local recs
-    recs, _, err = ares_lookup(self, t, ctx, reverse_name(a), 12)
+    local recs, _, err = ares_lookup(self, t, ctx, reverse_name(a), 12)
     if recs == nil then
         err.name = address
         return nil, err

@@ -85,8 +85,6 @@ int lnet_ares_ndots(const struct lnet_ares *r);
 int lnet_ares_ndomains(const struct lnet_ares *r);
 const char *lnet_ares_domain(const struct lnet_ares *r, int i);
 int lnet_ares_servers(const struct lnet_ares *r, char *buf, size_t size);
-int lnet_ares_hosts(struct lnet_ares *r, const char *name, int family, char *out, int max);
-int lnet_ares_hosts_addr(struct lnet_ares *r, const char *addr, size_t len, char *buf, size_t size);
 struct lnet_ares_lookup *lnet_ares_lookup_start(struct lnet_ares *r, struct lnet_op *op, const char *name, int qtype, int qtype2);
 int lnet_ares_lookup_done(const struct lnet_ares_lookup *l);
 void lnet_ares_lookup_cancel(struct lnet_ares_lookup *l);
