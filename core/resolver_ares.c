@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <ares.h>
+#include <ares_dns.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +254,43 @@ static int set_cname(struct answer *a, const char *name) {
     return name == NULL || (a->cname = strdup(name)) != NULL ? ARES_SUCCESS : ARES_ENOMEM;
 }
 
+/*
+ * The owner of the first answer record of qtype: the end of the CNAME chain
+ * for A and AAAA (Go's canonical name), the SRV records' name. c-ares's
+ * parsers do not give it (ares_parse_a_reply's h_name stops one link short
+ * of a longer chain). NULL when there is none or the message is cut short.
+ */
+static char *answer_owner(const unsigned char *abuf, int alen, int qtype) {
+    const unsigned char *p = abuf + 12, *end = abuf + alen;
+    char *name = NULL;
+    long len;
+    if (alen < 12) return NULL;
+    for (int q = DNS_HEADER_QDCOUNT(abuf); q > 0; q--) {
+        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return NULL;
+        ares_free_string(name);
+        p += len + 4;
+        if (p > end) return NULL;
+    }
+    for (int n = DNS_HEADER_ANCOUNT(abuf); n > 0; n--) {
+        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return NULL;
+        p += len;
+        if (p + 10 > end) break;
+        if (DNS_RR_TYPE(p) == qtype) return name;
+        ares_free_string(name);
+        name = NULL;
+        p += 10 + DNS_RR_LEN(p);
+    }
+    ares_free_string(name);
+    return NULL;
+}
+
+static int set_owner(struct answer *a, int qtype, const unsigned char *abuf, int alen) {
+    char *owner = answer_owner(abuf, alen, qtype);
+    int rc = set_cname(a, owner);
+    ares_free_string(owner);
+    return rc;
+}
+
 static int parse_host(struct answer *a, int qtype, const unsigned char *abuf, int alen) {
     struct hostent *h = NULL;
     unsigned char dummy[16] = {0};
@@ -273,7 +311,7 @@ static int parse_host(struct answer *a, int qtype, const unsigned char *abuf, in
     }
     if (rc != ARES_SUCCESS) return rc;
     if (qtype == LNET_DNS_A || qtype == LNET_DNS_AAAA) {
-        rc = set_cname(a, h->h_name);
+        rc = set_owner(a, qtype, abuf, alen);
         for (char **p = h->h_addr_list; rc == ARES_SUCCESS && *p != NULL; p++)
             if (add_rr(a, *p, (size_t)h->h_length) == NULL) rc = ARES_ENOMEM;
     } else {
@@ -345,8 +383,10 @@ static int parse_answer(struct answer *a, int qtype, const unsigned char *abuf, 
     switch (qtype) {
     case LNET_DNS_MX:
         return parse_mx(a, abuf, alen);
-    case LNET_DNS_SRV:
-        return parse_srv(a, abuf, alen);
+    case LNET_DNS_SRV: {
+        int rc = parse_srv(a, abuf, alen);
+        return rc == ARES_SUCCESS ? set_owner(a, qtype, abuf, alen) : rc;
+    }
     case LNET_DNS_TXT:
         return parse_txt(a, abuf, alen);
     default:

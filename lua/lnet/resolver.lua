@@ -409,7 +409,7 @@ local function ares_lookup(r, t, ctx, name, qtype)
         end
         local a = res[1]
         if a.status == 0 then
-            return a.records, fqdn
+            return a.records, a.cname and a.cname .. "." or fqdn
         end
         err = ares_error(a.status, name, res.server)
         if is_temporary(err) and r.strict_errors then
