@@ -320,11 +320,28 @@ local errp = ffi_new("int[1]")
 local textbuf = ffi_new("char[4096]")
 local lenp = ffi_new("size_t[1]")
 
--- The c-ares configuration, made on first use: the template channel and
--- what Lua needs of it (ndots, search list, servers for messages).
+-- resolv.conf's text, read again at most every RESOLV_MAX_AGE seconds (Go
+-- checks its mtime as often).
+local RESOLV_MAX_AGE = 5
+local resolv = { expire = -1 }
+
+local function resolv_text()
+    if C.lnet_now() >= resolv.expire then
+        local f = open("/etc/resolv.conf")
+        resolv = { text = f and f:read("*a") or "", expire = C.lnet_now() + RESOLV_MAX_AGE }
+        if f then
+            f:close()
+        end
+    end
+    return resolv.text
+end
+
+-- The c-ares configuration: the template channel and what Lua needs of it
+-- (ndots, search list, servers for messages). Made on first use, and again
+-- when resolv.conf has changed since (lookups in flight keep theirs).
 local function ares_cfg(r)
-    local cfg = r.cfg
-    if cfg ~= nil then
+    local cfg, text = r.cfg, resolv_text()
+    if cfg ~= nil and cfg.resolv == text then
         return cfg
     end
     local timeout_ms = r.timeout and floor(r.timeout * 1000 + 0.5) or 0
@@ -333,7 +350,7 @@ local function ares_cfg(r)
         return nil, ares_error(errp[0], "resolver")
     end
     a = ffi_gc(a, C.lnet_ares_free)
-    cfg = { ares = a, ndots = C.lnet_ares_ndots(a), search = {} }
+    cfg = { ares = a, ndots = C.lnet_ares_ndots(a), search = {}, resolv = text }
     for i = 0, C.lnet_ares_ndomains(a) - 1 do
         local d = ffi_string(C.lnet_ares_domain(a, i))
         cfg.search[#cfg.search + 1] = byte(d, #d) == 46 and d or d .. "."
