@@ -113,6 +113,8 @@ describe("resolver (system) in a namespace of its own", function()
             -- 200 ms of 5 ms ticks while the thread is still in getaddrinfo.
             assert.is_true(tonumber(res[path .. "_ticks"]) >= 10, path .. " ticks " .. res[path .. "_ticks"])
         end
+        assert.equal("300", res.flood_ended)
+        assert.is_true(tonumber(res.flood_took) < 0.1 + 0.2, "flood took " .. res.flood_took)
         assert.equal("true", res.pending)
         assert.equal("0", res.pending_after)
     end)

@@ -184,10 +184,10 @@ do
     debug_level = tonumber(level) or 0
 end
 
-local function trace(level, fmt, ...)
-    if debug_level >= level then
-        stderr:write("lnet: dns: ", format(fmt, ...), "\n")
-    end
+-- Callers test debug_level first, so a lookup builds no trace text
+-- unless it is asked for.
+local function trace(fmt, ...)
+    stderr:write("lnet: dns: ", format(fmt, ...), "\n")
 end
 
 -- nsswitch.conf's hosts line, read once: its sources, and whether one has
@@ -307,7 +307,9 @@ local function choose(r, what, host)
     else
         impl, order = host_order(host)
     end
-    trace(1, "%s(%s) = %s%s", what, host, impl, order and impl == "ares" and " (" .. order .. ")" or "")
+    if debug_level >= 1 then
+        trace("%s(%s) = %s%s", what, host, impl, order and impl == "ares" and " (" .. order .. ")" or "")
+    end
     return impl, order or "files,dns"
 end
 
@@ -368,7 +370,9 @@ local qnames = { [1] = "A", [2] = "NS", [5] = "CNAME", [12] = "PTR", [15] = "MX"
 -- {status, records, cname} and the server, or nil and ctx's or the
 -- cancel's error (the lookup is then destroyed, its queries with it).
 local function exchange(cfg, t, ctx, fqdn, qtype, qtype2)
-    trace(2, "ares query %s %s%s on %s", fqdn, qnames[qtype], qtype2 and "," .. qnames[qtype2] or "", cfg.servers)
+    if debug_level >= 2 then
+        trace("ares query %s %s%s on %s", fqdn, qnames[qtype], qtype2 and "," .. qnames[qtype2] or "", cfg.servers)
+    end
     local l = C.lnet_ares_lookup_start(cfg.ares, t.op, fqdn, qtype, qtype2 or 0)
     if l == nil then
         return nil, ares_error(-(ARES_EBASE + 15), fqdn)
@@ -378,7 +382,9 @@ local function exchange(cfg, t, ctx, fqdn, qtype, qtype2)
         if err ~= nil then
             C.lnet_ares_lookup_cancel(l)
             C.lnet_op_abandon(t.op)
-            trace(2, "ares query %s ended: %s", fqdn, tostring(err))
+            if debug_level >= 2 then
+                trace("ares query %s ended: %s", fqdn, tostring(err))
+            end
             return nil, err
         end
     end
@@ -397,8 +403,10 @@ local function exchange(cfg, t, ctx, fqdn, qtype, qtype2)
         end
         local cn = C.lnet_ares_lookup_cname(l, i)
         out[i + 1] = { status = status, records = recs, cname = cn ~= nil and ffi_string(cn) or nil }
-        trace(2, "ares answer %s %s: %s", fqdn, qnames[i == 0 and qtype or qtype2],
-            status == 0 and #recs .. " record(s)" or tostring(ares_error(status, fqdn, out.server)))
+        if debug_level >= 2 then
+            trace("ares answer %s %s: %s", fqdn, qnames[i == 0 and qtype or qtype2],
+                status == 0 and #recs .. " record(s)" or tostring(ares_error(status, fqdn, out.server)))
+        end
     end
     C.lnet_ares_lookup_free(l)
     return out
@@ -661,7 +669,9 @@ local function system_ip(t, ctx, network, name)
         return nil, nil, no_such_host(name)
     end
     local family = network == "ip4" and K.AF_INET or network == "ip6" and K.AF_INET6 or K.AF_UNSPEC
-    trace(2, "system getaddrinfo(%s)", name)
+    if debug_level >= 2 then
+        trace("system getaddrinfo(%s)", name)
+    end
     local j, err = system_call(t, ctx, system_start, name, family, network == "CNAME" and 1 or 0)
     if j == nil then
         return nil, nil, err
@@ -676,7 +686,9 @@ local function system_ip(t, ctx, network, name)
     for i = 0, n - 1 do
         ips[#ips + 1] = addr.from_sockaddr(sysaddrs[i], "ip").ip
     end
-    trace(2, "system answer %s: %d address(es)", name, n)
+    if debug_level >= 2 then
+        trace("system answer %s: %d address(es)", name, n)
+    end
     -- Go's cgo lookup makes the canonical name absolute, dot or not.
     return ips, canon ~= "" and (byte(canon, #canon) == 46 and canon or canon .. ".") or nil
 end
@@ -868,7 +880,9 @@ local function query(r, ctx, name, qtype)
     if cerr ~= nil then
         return nil, nil, cerr
     end
-    trace(1, "%s(%s) = ares", qnames[qtype], name)
+    if debug_level >= 1 then
+        trace("%s(%s) = ares", qnames[qtype], name)
+    end
     return ares_lookup(r, t, ctx, name, qtype)
 end
 
