@@ -377,3 +377,35 @@ describe("resolver against lnet.dns.server: search list and ndots", function()
         end)
     end)
 end)
+
+describe("Happy Eyeballs against lnet.dns.server", function()
+    it("a ctx that ends during the race ends the dial, both racers gone", function()
+        if not support.ipv6_loopback() then
+            print("skipped: no ::1 on this host")
+            return
+        end
+        with_server({ zone = { ["he.test."] = { A = { "127.0.0.1" }, AAAA = { "::1" } } } }, function(_, server)
+            -- Both families hang: full accept queues drop SYNs.
+            local ln6 = assert(lnet.listen("tcp6", "[::1]:0", { backlog = 0 }))
+            local port = ln6:addr().port
+            local ln4 = assert(lnet.listen("tcp4", "127.0.0.1:" .. port, { backlog = 0 }))
+            local f6 = assert(lnet.dial("tcp6", "[::1]:" .. port))
+            local f4 = assert(lnet.dial("tcp4", "127.0.0.1:" .. port))
+            local d = lnet.dialer({ resolver = resolver(server) })
+            for _, wait in ipairs({ 0.1, 0.5 }) do -- before and after the fallback starts
+                local ctx, cancel = context.with_timeout(bg, wait)
+                local t0 = lnet.now()
+                local c, err = d:dial("tcp", "he.test:" .. port, ctx)
+                cancel()
+                assert.is_nil(c)
+                assert.is_true(errors.is(err, context.DeadlineExceeded), tostring(err))
+                assert.matches("^dial tcp %[::1%]:%d+: ", tostring(err))
+                assert.is_true(lnet.now() - t0 < wait + 0.2)
+            end
+            f6:close()
+            f4:close()
+            ln4:close()
+            ln6:close()
+        end)
+    end)
+end)

@@ -250,7 +250,9 @@ local function dial_parallel(t, spec, network, primaries, fallbacks, la, deadlin
     local racing, primary_err = 1, nil
     local fallback_started = false
     while racing > 0 do
-        local res, _, err = results:recv(not fallback_started and timer or nil)
+        -- Bounded by the fallback timer until the fallbacks start; then, or
+        -- once the race's ctx is done, the racers' own ends bound the wait.
+        local res, _, err = results:recv(not fallback_started and race_ctx:err() == nil and timer or nil)
         if res ~= nil then
             racing = racing - 1
             if res.c ~= nil then
@@ -262,8 +264,9 @@ local function dial_parallel(t, spec, network, primaries, fallbacks, la, deadlin
         elseif t.canceled then
             return finish(nil, OpError("dial", network, la, primaries[1], err))
         end
-        -- The delay is over, or the primaries failed first: the fallbacks' turn.
-        if not fallback_started and (res == nil or res.primary) then
+        -- The delay is over, or the primaries failed first: the fallbacks'
+        -- turn (not when the dial's own ctx ended the wait: they would fail).
+        if not fallback_started and (res ~= nil and res.primary or res == nil and race_ctx:err() == nil) then
             fallback_started = true
             racing = racing + 1
             sched.go(racer, fallbacks, false)
