@@ -121,10 +121,10 @@ end
 
 -- n lookups, INFLIGHT at a time; lookups/s and CPU µs per lookup.
 local function measure(r, n)
-    local lookups = n or lookups
+    n = n or lookups
     local t0, c0 = lnet.now(), cpu()
     local wg = lnet.wait_group()
-    local left = lookups
+    local left = n
     local failed = 0
     for _ = 1, INFLIGHT do
         wg:add(1)
@@ -141,7 +141,7 @@ local function measure(r, n)
     end
     wg:wait()
     assert(failed == 0, failed .. " lookups failed")
-    return lookups / (lnet.now() - t0), (cpu() - c0) * 1e6 / lookups
+    return n / (lnet.now() - t0), (cpu() - c0) * 1e6 / n
 end
 
 local function measure_go(n, round)

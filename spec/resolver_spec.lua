@@ -295,7 +295,7 @@ describe("resolver (ares) errors", function()
         srv.stop()
     end)
 
-    it("strict_errors: a temporary failure of AAAA comes back with the A records; without it, only the A records", function()
+    it("strict_errors: AAAA's temporary failure comes back with the A records; without it, the A records", function()
         local srv = support.dns_responder(function(_, qtype)
             if qtype == 28 then
                 return 2
@@ -352,7 +352,7 @@ describe("resolver (ares) errors", function()
         srv.stop()
     end)
 
-    it("bad names are Go's 'no such host' without a query: empty, > 253 bytes, a label > 63, NUL, all digits", function()
+    it("bad names are Go's 'no such host', no query: empty, > 253 bytes, a label > 63, NUL, all digits", function()
         local srv = support.dns_responder(function()
             return nil
         end)

@@ -128,8 +128,8 @@ describe("resolver (system) in a namespace of its own", function()
         assert.matches("lnet: dns: lookup_host%(localhost%) = ares %(files,dns%)", trace)
         assert.matches("lnet: dns: lookup_host%(printer%.local%) = system", trace)
         -- mDNS alone sends only .local names to libc (no /etc/mdns.allow).
-        _, trace = run_child("choice", { resolv = RESOLV, nsswitch = "hosts: files mdns4_minimal [NOTFOUND=return] dns\n" },
-            { "LNET_DNS=+1" })
+        local mdns = "hosts: files mdns4_minimal [NOTFOUND=return] dns\n"
+        _, trace = run_child("choice", { resolv = RESOLV, nsswitch = mdns }, { "LNET_DNS=+1" })
         assert.matches("lookup_host%(localhost%) = ares %(files,dns%)", trace)
         assert.matches("lookup_host%(printer%.local%) = system", trace)
         _, trace = run_child("choice", { resolv = RESOLV, nsswitch = "hosts: files resolve dns\n" }, { "LNET_DNS=+1" })

@@ -55,8 +55,8 @@ function _M.dialer(opts)
     if r ~= nil and (type(r) ~= "table" or r.resolve_ips == nil) then
         error("bad dialer resolver (resolver expected, got " .. type(r) .. ")", 2)
     end
-    return setmetatable({ timeout = opts.timeout, deadline = opts.deadline, local_addr = opts.local_addr, resolver = r },
-        Dialer)
+    return setmetatable(
+        { timeout = opts.timeout, deadline = opts.deadline, local_addr = opts.local_addr, resolver = r }, Dialer)
 end
 
 local sa = ffi_new("struct lnet_sockaddr")

@@ -25,8 +25,8 @@ local context = require "lnet.context"
 local C, K, loop, codes = sys.C, sys.const, sys.loop, sys.codes
 local ffi_string, ffi_new, ffi_gc = ffi.string, ffi.new, ffi.gc
 local setmetatable, type, error, tostring, tonumber, ipairs = setmetatable, type, error, tostring, tonumber, ipairs
-local byte, sub, find, match, lower, format, rep = string.byte, string.sub, string.find, string.match,
-    string.lower, string.format, string.rep
+local byte, sub, find, match, lower, format = string.byte, string.sub, string.find, string.match, string.lower,
+    string.format
 local concat, sort = table.concat, table.sort
 local random, floor = math.random, math.floor
 local getenv, open, stderr = os.getenv, io.open, io.stderr
@@ -736,7 +736,7 @@ function Resolver:lookup_ip(ctx, network, host)
     if host == "" then
         return nil, no_such_host(host)
     end
-    local ips, err
+    local ips, err, _
     local literal = ip.parse_addr(host)
     if literal ~= nil then
         ips = { literal }
@@ -840,17 +840,22 @@ function Resolver:lookup_addr(ctx, address)
         end
         return { abs_name(name) }
     end
-    local names = hosts_table().by_addr[tostring(a)]
-    if names ~= nil then
+    local known = hosts_table().by_addr[tostring(a)]
+    if known ~= nil then
         local copy = {}
-        for i, n in ipairs(names) do
+        for i, n in ipairs(known) do
             copy[i] = n
         end
         return copy
     end
     local recs, _, err = ares_lookup(self, t, ctx, reverse_name(a), 12)
     if recs == nil then
-        err.name = address
+        -- Named by the address asked, not its arpa name (a ctx's error is
+        -- a shared sentinel: left alone).
+        local dnserr = errors.as(err, "DNSError")
+        if dnserr ~= nil then
+            dnserr.name = address
+        end
         return nil, err
     end
     local names, bad = {}, false
