@@ -134,6 +134,7 @@ describe("resolver (system) in a namespace of its own", function()
         assert.matches("lookup_host%(printer%.local%) = system", trace)
         _, trace = run_child("choice", { resolv = RESOLV, nsswitch = "hosts: files resolve dns\n" }, { "LNET_DNS=+1" })
         assert.matches("lookup_host%(localhost%) = system", trace)
+        assert.matches("lookup_host%(printer%.local%) = system\n.*lookup_host%(printer%.local%) = ares", trace)
         _, trace = run_child("choice", { resolv = RESOLV, nsswitch = "hosts: files [NOTFOUND=return] dns\n" },
             { "LNET_DNS=+1" })
         assert.matches("lookup_host%(localhost%) = system", trace)

@@ -302,6 +302,10 @@ local function choose(r, what, host)
     local impl, order
     if r.prefer ~= nil then
         impl, order = r.prefer, "files,dns"
+    elseif r.servers_csv ~= nil then
+        -- Servers given are servers to ask: only c-ares can (Go's cgo path
+        -- would ignore its Dial).
+        impl, order = "ares", "files,dns"
     elseif env_mode ~= nil then
         impl, order = env_mode, "files,dns"
     else
