@@ -204,5 +204,6 @@ local function phase(name, server, n)
     end
 end
 
+print("c-ares " .. require("lnet.resolver").ares_version .. ", " .. _VERSION .. " on " .. jit.version)
 phase("dnsmasq", "127.0.0.1", lookups)
 phase("slow", "127.0.0.2", math.floor(lookups / 10))
