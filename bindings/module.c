@@ -2,8 +2,9 @@
  * luaopen_lnet_core: the private module lnet.core. The Lua side calls the
  * core through the FFI; this module hands it what the FFI cannot do or see:
  * the run loop that resumes tasks (sched.c), the errno table of
- * core/errors.h, the socket and signal constants of this platform, and
- * where the shared object lives so lnet can ffi.load it.
+ * core/errors.h, the socket and signal constants of this platform, the
+ * layout of the structs the FFI mirrors (layout.c), and where the shared
+ * object lives so lnet can ffi.load it.
  */
 #include <dlfcn.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <lua.h>
 
 #include "errors.h"
+#include "layout.h"
 #include "sched.h"
 #include "resolver_ares.h"
 #include "resolver_system.h"
@@ -44,14 +46,9 @@ static void push_errno_table(lua_State *L) {
 
 static void push_codes(lua_State *L) {
     lua_newtable(L);
-    set_int(L, "EAGAIN", LNET_EAGAIN);
-    set_int(L, "ECLOSED", LNET_ECLOSED);
-    set_int(L, "EDEADLINE", LNET_EDEADLINE);
-    set_int(L, "EAI_NONAME", LNET_EAI_NONAME);
-    set_int(L, "EAI_AGAIN", LNET_EAI_AGAIN);
-    set_int(L, "EAI_FAIL", LNET_EAI_FAIL);
-    set_int(L, "ARES_EBASE", LNET_ARES_EBASE);
-    set_int(L, "SYSRES_ADDRS", LNET_SYSRES_ADDRS);
+#define X(name) set_int(L, #name, LNET_##name);
+    LNET_CODE_MAP(X)
+#undef X
 }
 
 static void push_constants(lua_State *L) {
@@ -80,6 +77,8 @@ static void push_constants(lua_State *L) {
     C(IPPROTO_IPV6);
     C(IPV6_V6ONLY);
     C(SOMAXCONN);
+    C(LNET_ARES_EBASE);   /* c-ares statuses, as -(base + ARES_*) */
+    C(LNET_SYSRES_ADDRS); /* addresses one getaddrinfo answer keeps */
 #undef C
 }
 
@@ -136,6 +135,8 @@ int luaopen_lnet_core(lua_State *L) {
     lnet_sched_register(L);
     push_signals(L);
     lua_setfield(L, -2, "signals");
+    lnet_layout_push(L);
+    lua_setfield(L, -2, "layout");
     if (dladdr((void *)luaopen_lnet_core, &info) != 0 && info.dli_fname != NULL) {
         lua_pushstring(L, info.dli_fname);
         lua_setfield(L, -2, "path");

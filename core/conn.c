@@ -8,23 +8,12 @@
 #include "op.h"
 
 static void close_handle(struct lnet_handle *h) {
-    lnet_conn_close(LNET_CONTAINER_OF(h, struct lnet_conn, h));
+    lnet_sock_close(LNET_CONTAINER_OF(h, struct lnet_sock, h));
 }
 
 struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd) {
-    struct lnet_conn *c = malloc(sizeof *c);
-    if (c == NULL) {
-        lnet_fd_close(&fd);
-        return NULL;
-    }
-    c->fd = fd;
-    c->is_socket = 1; /* until a call says ENOTSOCK: no fstat per accept */
-    c->connecting = 0;
-    c->peer_len = 0;
-    lnet_side_init(&c->rd, loop, fd, EV_READ);
-    lnet_side_init(&c->wr, loop, fd, EV_WRITE);
-    c->h.close = close_handle;
-    lnet_handle_link(loop, &c->h);
+    struct lnet_conn *c = lnet_sock_new(sizeof *c, loop, fd, close_handle);
+    if (c != NULL) c->is_socket = 1; /* until a call says ENOTSOCK: no fstat per accept */
     return c;
 }
 
@@ -48,22 +37,18 @@ lnet_err_t lnet_conn_peer(const struct lnet_conn *c, struct lnet_sockaddr *out) 
 }
 
 lnet_err_t lnet_conn_close(struct lnet_conn *c) {
-    if (c->fd < 0) return -LNET_ECLOSED;
-    lnet_handle_unlink(&c->h);
-    lnet_side_close(&c->rd);
-    lnet_side_close(&c->wr);
-    lnet_fd_close(&c->fd);
-    return 0;
+    return lnet_sock_close(&c->s);
 }
 
 int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t max) {
-    struct lnet_side *s = &c->rd;
+    struct lnet_side *s = &c->s.rd;
+    int fd = c->s.fd;
     lnet_err_t rc;
-    if (c->fd < 0) return -LNET_ECLOSED;
+    if (fd < 0) return -LNET_ECLOSED;
     if ((rc = lnet_side_enter(s, op)) < 0) return rc;
     if (max > LNET_RBUF_SIZE) max = LNET_RBUF_SIZE;
     while (s->maybe_ready) {
-        ssize_t n = c->is_socket ? recv(c->fd, buf, max, 0) : read(c->fd, buf, max);
+        ssize_t n = c->is_socket ? recv(fd, buf, max, 0) : read(fd, buf, max);
         if (n < 0 && errno == ENOTSOCK) {
             c->is_socket = 0;
             continue;
@@ -85,16 +70,17 @@ int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t ma
 }
 
 lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *buf, size_t len) {
-    struct lnet_side *s = &c->wr;
+    struct lnet_side *s = &c->s.wr;
+    int fd = c->s.fd;
     lnet_err_t rc;
-    if (c->fd < 0) return -LNET_ECLOSED;
+    if (fd < 0) return -LNET_ECLOSED;
     if ((rc = lnet_side_enter(s, op)) < 0) return rc;
     /* At least one call, as Go makes: an empty write still reports a pending
      * error (a reset), and on a seqpacket socket it sends an empty record. */
     for (;;) {
         const char *p = buf + op->progress;
         size_t left = len - op->progress;
-        ssize_t n = c->is_socket ? send(c->fd, p, left, MSG_NOSIGNAL) : write(c->fd, p, left);
+        ssize_t n = c->is_socket ? send(fd, p, left, MSG_NOSIGNAL) : write(fd, p, left);
         if (n < 0 && errno == ENOTSOCK) {
             c->is_socket = 0;
             continue;
@@ -122,21 +108,21 @@ lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *
 static lnet_err_t connect_result(struct lnet_conn *c) {
     struct lnet_sockaddr peer;
     int err = 0;
-    lnet_err_t rc = lnet_fd_getsockopt_int(c->fd, SOL_SOCKET, SO_ERROR, &err);
+    lnet_err_t rc = lnet_fd_getsockopt_int(c->s.fd, SOL_SOCKET, SO_ERROR, &err);
     if (rc < 0) return rc;
     if (err != 0) return -err;
-    if (lnet_fd_peername(c->fd, &peer) == 0) return 0;
+    if (lnet_fd_peername(c->s.fd, &peer) == 0) return 0;
     return -EINPROGRESS;
 }
 
 lnet_err_t lnet_conn_connect(struct lnet_conn *c, struct lnet_op *op,
                              const struct lnet_sockaddr *a) {
-    struct lnet_side *s = &c->wr;
+    struct lnet_side *s = &c->s.wr;
     lnet_err_t rc;
-    if (c->fd < 0) return -LNET_ECLOSED;
+    if (c->s.fd < 0) return -LNET_ECLOSED;
     if ((rc = lnet_side_enter(s, op)) < 0) return rc;
     if (!c->connecting) {
-        while ((rc = connect(c->fd, &a->u.sa, a->len) < 0 ? -errno : 0) == -EINTR) {
+        while ((rc = connect(c->s.fd, &a->u.sa, a->len) < 0 ? -errno : 0) == -EINTR) {
         }
         c->connecting = rc == -EINPROGRESS;
     } else if ((rc = connect_result(c)) != -EINPROGRESS) {
@@ -148,17 +134,14 @@ lnet_err_t lnet_conn_connect(struct lnet_conn *c, struct lnet_op *op,
 }
 
 lnet_err_t lnet_conn_shutdown(struct lnet_conn *c, int dir) {
-    if (c->fd < 0) return -LNET_ECLOSED;
-    return shutdown(c->fd, dir == LNET_READ ? SHUT_RD : SHUT_WR) < 0 ? -errno : 0;
+    if (c->s.fd < 0) return -LNET_ECLOSED;
+    return shutdown(c->s.fd, dir == LNET_READ ? SHUT_RD : SHUT_WR) < 0 ? -errno : 0;
 }
 
 lnet_err_t lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t) {
-    if (c->fd < 0) return -LNET_ECLOSED;
-    if (dirs & LNET_READ) lnet_side_set_deadline(&c->rd, t);
-    if (dirs & LNET_WRITE) lnet_side_set_deadline(&c->wr, t);
-    return 0;
+    return lnet_sock_set_deadline(&c->s, dirs, t);
 }
 
 int lnet_conn_fd(const struct lnet_conn *c) {
-    return c->fd;
+    return c->s.fd;
 }

@@ -1,11 +1,10 @@
 /*
- * A stream conn (tcp, unix, a process pipe): an owned fd and its two sides.
+ * A stream conn (tcp, unix, a process pipe): a socket handle (sock.h).
  *
  * Every call takes the calling task's op. A call returns its result, or
  * -LNET_EAGAIN after parking the op; the task yields and, once woken, makes
  * the same call again, which picks up where it stopped (a write's progress
- * is kept in op->progress). After close the struct stays valid with fd -1
- * until the binding frees it, and every call returns -LNET_ECLOSED.
+ * is kept in op->progress). After close every call returns -LNET_ECLOSED.
  */
 #ifndef LNET_CONN_H
 #define LNET_CONN_H
@@ -14,17 +13,12 @@
 #include <sys/types.h>
 
 #include "addr.h"
-#include "loop.h"
-#include "side.h"
-
-enum { LNET_READ = 1, LNET_WRITE = 2 };
+#include "sock.h"
 
 struct lnet_conn {
-    struct lnet_handle h;
-    int fd;
+    struct lnet_sock s;
     int is_socket;  /* send/recv; 0 once a call said ENOTSOCK: write/read (pipes) */
     int connecting; /* a connect(2) is in flight */
-    struct lnet_side rd, wr;
     /* An accepted IP conn's peer as accept(2) named it: once the peer has
      * reset, getpeername(2) fails, and errors must still name it. */
     union {

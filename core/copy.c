@@ -5,60 +5,67 @@
 #include "copy.h"
 #include "op.h"
 
-/*
- * Writes buf[0..n) to dst. What is left when dst blocks or fails moves to
- * pending: to be written once dst is ready, or handed back to the caller
- * when the copy ends there (read from src, it would be lost otherwise).
- */
-static int write_out(struct lnet_copy *cp, struct lnet_conn *dst, struct lnet_op *op,
-                     const char *buf, size_t n) {
+/* One write of buf[0..n) to dst, counted; op->progress says how much went. */
+static int write_some(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst,
+                      const char *buf, size_t n) {
+    int rc;
     op->progress = 0;
-    int rc = lnet_conn_write(dst, op, buf, n);
+    rc = lnet_conn_write(dst, op, buf, n);
     cp->written += (double)op->progress;
-    if (rc < 0 && buf != cp->pending) {
-        if (cp->pending == NULL && (cp->pending = malloc(LNET_RBUF_SIZE)) == NULL) {
-            lnet_op_abandon(op);
-            cp->failed = LNET_WRITE;
-            return -ENOMEM;
-        }
-        memcpy(cp->pending, buf + op->progress, n - op->progress);
-        cp->off = 0;
-        cp->len = n - op->progress;
-    } else if (buf == cp->pending) {
-        cp->off += op->progress;
-    }
     if (rc < 0 && rc != -LNET_EAGAIN) cp->failed = LNET_WRITE;
     return rc;
 }
 
-void lnet_copy_start(struct lnet_op *op) {
-    lnet_copy_release(&op->copy);
-    op->copy.written = 0;
-    op->copy.failed = 0;
+/* Writes what is left over from an earlier step. */
+static int write_left(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst) {
+    int rc = write_some(cp, op, dst, cp->left, cp->left_len);
+    cp->left += op->progress;
+    cp->left_len -= op->progress;
+    return rc;
 }
 
-int lnet_copy_step(struct lnet_op *op, struct lnet_conn *dst, struct lnet_conn *src) {
-    struct lnet_copy *cp = &op->copy;
-    char *rbuf = src->rd.loop->rbuf;
+/*
+ * Writes bytes just read into the shared buffer. What dst does not take now
+ * moves to the private buffer: the shared one is the next reader's. Without
+ * memory for it, the rest is handed back where it is and the copy ends, so
+ * no byte read is lost.
+ */
+static int write_fresh(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst,
+                       const char *buf, size_t n) {
+    int rc = write_some(cp, op, dst, buf, n);
+    const char *rest = buf + op->progress;
+    if (rc == 0) return 0;
+    cp->left_len = n - op->progress;
+    if (cp->pending == NULL && (cp->pending = malloc(LNET_RBUF_SIZE)) == NULL) {
+        lnet_op_abandon(op);
+        cp->left = rest;
+        cp->failed = LNET_WRITE;
+        return -ENOMEM;
+    }
+    memcpy(cp->pending, rest, cp->left_len);
+    cp->left = cp->pending;
+    return rc;
+}
+
+int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst,
+                   struct lnet_conn *src) {
+    char *rbuf = lnet_loop_rbuf(src->s.rd.loop);
     for (;;) {
-        int rc;
-        if (cp->off < cp->len) {
-            if ((rc = write_out(cp, dst, op, cp->pending + cp->off, cp->len - cp->off)) != 0)
-                return rc;
-            cp->off = cp->len = 0;
-        }
-        int n = lnet_conn_read(src, op, rbuf, LNET_RBUF_SIZE);
+        int n, rc;
+        if (cp->left_len > 0 && (rc = write_left(cp, op, dst)) != 0) return rc;
+        n = lnet_conn_read(src, op, rbuf, LNET_RBUF_SIZE);
         if (n == 0) return 0;
         if (n < 0) {
             if (n != -LNET_EAGAIN) cp->failed = LNET_READ;
             return n;
         }
-        if ((rc = write_out(cp, dst, op, rbuf, (size_t)n)) != 0) return rc;
+        if ((rc = write_fresh(cp, op, dst, rbuf, (size_t)n)) != 0) return rc;
     }
 }
 
 void lnet_copy_release(struct lnet_copy *cp) {
     free(cp->pending);
     cp->pending = NULL;
-    cp->off = cp->len = 0;
+    cp->left = NULL;
+    cp->left_len = 0;
 }

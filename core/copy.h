@@ -5,9 +5,11 @@
  * does the unsent rest move to a private buffer (made then, one per copy),
  * since the shared one belongs to whoever reads next.
  *
- * Like every core call, lnet_copy_step returns -LNET_EAGAIN after parking
- * the op (on the source's read side or the destination's write side) and
- * is called again when the op is woken.
+ * The copy is an object of its own, made by lnet.copy for one call (the
+ * caller owns it; lnet_copy_release frees its buffer): the task's op only
+ * waits, on the source's read side or the destination's write side. Like
+ * every core call, lnet_copy_step returns -LNET_EAGAIN after parking the op
+ * and is called again when the op is woken.
  */
 #ifndef LNET_COPY_H
 #define LNET_COPY_H
@@ -17,25 +19,28 @@
 struct lnet_conn;
 struct lnet_op;
 
-/*
- * A copy in flight: it lives in the task's op, one copy per task at a time.
- * When the copy ends on the destination's side, pending[off..len) holds
- * what was read but not written.
- */
 struct lnet_copy {
-    char *pending;   /* NULL, or a private buffer of LNET_RBUF_SIZE bytes */
-    size_t off, len; /* pending[off..len) still to be written */
-    double written;  /* bytes written so far (a double: LuaJIT reads it unboxed) */
-    int failed;      /* LNET_READ or LNET_WRITE: which side the error came from */
+    /* The fields the binding reads come first, so its FFI view is a prefix
+     * (bindings/layout.c checks that view against this struct). */
+    const char *left; /* bytes read but not yet written ... */
+    size_t left_len;  /* ... and how many: handed back when the copy ends there */
+    double written;   /* bytes written so far (a double: LuaJIT reads it unboxed) */
+    int failed;       /* LNET_READ or LNET_WRITE: which side the error came from */
+
+    char *pending; /* NULL, or a private buffer of LNET_RBUF_SIZE bytes */
 };
 
 /*
- * Starts a copy with op's state (lnet_copy_step then continues it): 0 at end
- * of stream with everything written, -LNET_EAGAIN, or an error.
+ * Continues the copy cp (zeroed when it starts): 0 at end of stream with
+ * everything written, -LNET_EAGAIN, or an error. When it ends on the write
+ * side, left[0..left_len) is what was read and not written: in the private
+ * buffer, or (-ENOMEM: no buffer could be had) still in the loop's read
+ * buffer, where the caller must take it before anything else reads.
  */
-void lnet_copy_start(struct lnet_op *op);
-int lnet_copy_step(struct lnet_op *op, struct lnet_conn *dst, struct lnet_conn *src);
-/* Frees the private buffer; lnet_op_free calls it too, for a copy cut short. */
+int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst,
+                   struct lnet_conn *src);
+/* Frees the private buffer and forgets what was left: when the copy ends (once
+ * left is taken), or (a finalizer) when a copy cut short is dropped. */
 void lnet_copy_release(struct lnet_copy *cp);
 
 #endif

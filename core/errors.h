@@ -71,14 +71,25 @@
     X(ECANCELED, "operation canceled")
 
 /*
- * lnet's own outcomes, far above any errno. LNET_EAGAIN is not a failure: the
- * operation parked its op and will be retried when the op is woken.
+ * lnet's own outcomes, far above any errno: X(NAME) makes LNET_NAME. The
+ * binding exports them by name; the Lua side gives each its meaning (Go's
+ * sentinel, DNSError). LNET_EAGAIN is not a failure: the operation parked
+ * its op and will be retried when the op is woken.
  */
+#define LNET_CODE_MAP(X)                                                                           \
+    X(EAGAIN)     /* parked: yield, then call again */                                             \
+    X(ECLOSED)    /* use of closed network connection */                                           \
+    X(EDEADLINE)  /* i/o timeout: the side's deadline passed */                                    \
+    X(EAI_NONAME) /* the resolver: no such host */                                                 \
+    X(EAI_AGAIN)  /* the resolver: a temporary failure */                                          \
+    X(EAI_FAIL)   /* the resolver: a permanent failure */
+
 #define LNET_EBASE 10000
 enum {
-    LNET_EAGAIN = LNET_EBASE, /* parked: yield, then call again */
-    LNET_ECLOSED,             /* use of closed network connection */
-    LNET_EDEADLINE,           /* i/o timeout: the side's deadline passed */
+    LNET_CODE_BEFORE_FIRST = LNET_EBASE - 1,
+#define X(name) LNET_##name,
+    LNET_CODE_MAP(X)
+#undef X
 };
 
 typedef int lnet_err_t; /* 0 or a negative code from this file */

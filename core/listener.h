@@ -1,5 +1,5 @@
 /*
- * A listener: an owned, listening socket and its accept side. Several tasks
+ * A listener: a socket handle (sock.h) that accepts on its read side. Several tasks
  * may accept at once; they queue on the side and each new conn goes to the
  * head. Closing wakes them all with -LNET_ECLOSED and leaves the conns they
  * accepted alone. A unix listener removes its socket file on close, as Go's
@@ -8,13 +8,11 @@
 #ifndef LNET_LISTENER_H
 #define LNET_LISTENER_H
 
-#include "loop.h"
-#include "side.h"
+#include "addr.h"
+#include "sock.h"
 
 struct lnet_listener {
-    struct lnet_handle h;
-    int fd;
-    struct lnet_side acc;
+    struct lnet_sock s;
     char *unlink_path; /* NULL, or the socket file to remove on close */
 };
 

@@ -46,24 +46,24 @@ int lnet_loop_poll(struct lnet_loop *loop, int block) {
     return active || loop->ready_head != NULL;
 }
 
-struct lnet_op *lnet_loop_ready_pop(struct lnet_loop *loop) {
-    struct lnet_op *op = loop->ready_head;
-    if (op == NULL) return NULL;
-    loop->ready_head = op->ready_next;
-    if (loop->ready_head == NULL) loop->ready_tail = NULL;
-    op->ready_next = NULL;
-    op->state = LNET_OP_IDLE;
-    return op;
-}
-
 int lnet_loop_ready_next(struct lnet_loop *loop) {
-    struct lnet_op *op = lnet_loop_ready_pop(loop);
-    return op != NULL ? op->id : 0;
+    struct lnet_op *op = loop->ready_head;
+    if (op == NULL) return 0;
+    lnet_op_unready(op);
+    op->state = LNET_OP_IDLE;
+    return op->id;
 }
 
-void lnet_loop_ready_clear(struct lnet_loop *loop) {
-    while (lnet_loop_ready_pop(loop) != NULL) {
-    }
+void lnet_loop_timer_at(struct lnet_loop *loop, ev_timer *w, double at) {
+    ev_timer_stop(loop->ev, w);
+    ev_timer_set(w, at - lnet_now(), 0.);
+    ev_timer_start(loop->ev, w);
+}
+
+int lnet_loop_timer_due(struct lnet_loop *loop, ev_timer *w, double at) {
+    if (at <= lnet_now()) return 1;
+    lnet_loop_timer_at(loop, w, at);
+    return 0;
 }
 
 void lnet_handle_link(struct lnet_loop *loop, struct lnet_handle *h) {

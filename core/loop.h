@@ -3,7 +3,9 @@
  * the shared read buffer, and the list of open handles that teardown closes.
  *
  * Invariants: an op is on the ready queue iff its state is LNET_OP_READY;
- * only lnet_op_wake puts it there and only lnet_loop_ready_pop takes it off.
+ * only lnet_op_wake puts it there, and only lnet_loop_ready_next (or the op
+ * giving up, lnet_op_abandon) takes it off. The queue is doubly linked, so
+ * every one of those steps is O(1) however many ops are ready.
  * Watcher callbacks never run a task: they wake ops, and the binding resumes
  * the tasks from the ready queue after the callbacks return.
  */
@@ -56,15 +58,23 @@ double lnet_time(void);
  */
 int lnet_loop_poll(struct lnet_loop *loop, int block);
 
-/* The next op to resume (now IDLE), or NULL. */
-struct lnet_op *lnet_loop_ready_pop(struct lnet_loop *loop);
 /*
- * The same for the binding: the popped op's id, or 0. An int, because a
- * pointer returned to LuaJIT is a boxed cdata, an allocation per resume.
+ * Takes the next op to resume off the ready queue (it is IDLE again) and
+ * returns its id, or 0 when none is ready. An id, not the op: a pointer
+ * returned to LuaJIT is a boxed cdata, an allocation per resume.
  */
 int lnet_loop_ready_next(struct lnet_loop *loop);
-/* Empties the ready queue without resuming anyone: teardown only. */
-void lnet_loop_ready_clear(struct lnet_loop *loop);
+
+/*
+ * Arms the one-shot timer w to fire at absolute time `at` (lnet_now()
+ * seconds). Special problem of libev's clock: it measures from its cached
+ * loop time, which can lag ours, so a timer may fire a little early by
+ * lnet_now(). Every timer callback therefore asks lnet_loop_timer_due,
+ * which says whether `at` has really come and, if not, re-arms w for the
+ * rest (ev.pod, "Be smart about timeouts").
+ */
+void lnet_loop_timer_at(struct lnet_loop *loop, ev_timer *w, double at);
+int lnet_loop_timer_due(struct lnet_loop *loop, ev_timer *w, double at);
 
 void lnet_handle_link(struct lnet_loop *loop, struct lnet_handle *h);
 void lnet_handle_unlink(struct lnet_handle *h);

@@ -4,20 +4,11 @@
 #include "op.h"
 #include "side.h"
 
-static void arm_sleep(struct lnet_op *op) {
-    ev_timer_set(&op->timer, op->wake_at - lnet_now(), 0.);
-    ev_timer_start(op->loop->ev, &op->timer);
-}
-
-/* Never early: libev's cached clock may lag ours (see side.c). */
 static void sleep_cb(struct ev_loop *ev, ev_timer *w, int revents) {
     struct lnet_op *op = LNET_CONTAINER_OF(w, struct lnet_op, timer);
     (void)revents;
     (void)ev;
-    if (op->wake_at <= lnet_now())
-        lnet_op_wake(op);
-    else
-        arm_sleep(op);
+    if (lnet_loop_timer_due(op->loop, w, op->wake_at)) lnet_op_wake(op);
 }
 
 struct lnet_op *lnet_op_new(struct lnet_loop *loop, int id) {
@@ -30,22 +21,9 @@ struct lnet_op *lnet_op_new(struct lnet_loop *loop, int id) {
     return op;
 }
 
-/* A task that gives up, or is dropped, after a wake but before its resume. */
-static void unlink_ready(struct lnet_op *op) {
-    struct lnet_loop *loop = op->loop;
-    struct lnet_op **link = &loop->ready_head, *prev = NULL;
-    while (*link != op) {
-        prev = *link;
-        link = &prev->ready_next;
-    }
-    *link = op->ready_next;
-    if (loop->ready_tail == op) loop->ready_tail = prev;
-}
-
 void lnet_op_free(struct lnet_op *op) {
     if (op == NULL) return;
     lnet_op_abandon(op);
-    lnet_copy_release(&op->copy);
     free(op);
 }
 
@@ -58,6 +36,7 @@ void lnet_op_wake(struct lnet_op *op) {
     if (op->state != LNET_OP_PARKED) return;
     op->state = LNET_OP_READY;
     op->ready_next = NULL;
+    op->ready_prev = loop->ready_tail;
     if (loop->ready_tail != NULL)
         loop->ready_tail->ready_next = op;
     else
@@ -65,10 +44,22 @@ void lnet_op_wake(struct lnet_op *op) {
     loop->ready_tail = op;
 }
 
+void lnet_op_unready(struct lnet_op *op) {
+    struct lnet_loop *loop = op->loop;
+    if (op->ready_prev != NULL)
+        op->ready_prev->ready_next = op->ready_next;
+    else
+        loop->ready_head = op->ready_next;
+    if (op->ready_next != NULL)
+        op->ready_next->ready_prev = op->ready_prev;
+    else
+        loop->ready_tail = op->ready_prev;
+    op->ready_prev = op->ready_next = NULL;
+}
+
 void lnet_op_sleep(struct lnet_op *op, double t) {
-    ev_timer_stop(op->loop->ev, &op->timer);
     op->wake_at = t;
-    arm_sleep(op);
+    lnet_loop_timer_at(op->loop, &op->timer, t);
     lnet_op_park(op);
 }
 
@@ -79,6 +70,6 @@ void lnet_op_sleep_stop(struct lnet_op *op) {
 void lnet_op_abandon(struct lnet_op *op) {
     if (op->side != NULL) lnet_side_leave(op->side, op);
     ev_timer_stop(op->loop->ev, &op->timer);
-    if (op->state == LNET_OP_READY) unlink_ready(op);
+    if (op->state == LNET_OP_READY) lnet_op_unready(op);
     op->state = LNET_OP_IDLE;
 }

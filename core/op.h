@@ -11,6 +11,9 @@
  *
  * Apart from its state, an op may stand in one side's FIFO (struct
  * lnet_side): the head of that queue is the call in flight, parked or not.
+ * An op is state, queue links and a timer, nothing of any one call: what a
+ * call keeps across its parks (lnet.copy's buffer) lives in an object of
+ * that call's own.
  */
 #ifndef LNET_OP_H
 #define LNET_OP_H
@@ -18,27 +21,25 @@
 #include <stddef.h>
 #include <ev.h>
 
-#include "copy.h"
-
 enum { LNET_OP_IDLE, LNET_OP_PARKED, LNET_OP_READY };
 
 struct lnet_loop;
 struct lnet_side;
 
 struct lnet_op {
-    /* The fields the binding reads come first, so its FFI view is a prefix. */
-    int id;                /* the binding's name for the task that owns the op */
-    int state;             /* LNET_OP_* */
-    size_t progress;       /* bytes the write in flight has sent so far */
-    struct lnet_copy copy; /* lnet.copy's state, while the task copies */
+    /* The fields the binding reads come first, so its FFI view is a prefix
+     * (bindings/layout.c checks that view against this struct). */
+    int id;          /* the binding's name for the task that owns the op */
+    int state;       /* LNET_OP_* */
+    size_t progress; /* bytes the write in flight has sent so far */
 
     struct lnet_loop *loop;
-    struct lnet_op *ready_next;
-    struct lnet_side *side;          /* whose FIFO the op stands in, or NULL */
-    struct lnet_op *q_prev, *q_next; /* links in that FIFO */
-    unsigned streak;                 /* calls completed in a row without parking */
-    ev_timer timer;                  /* lnet.sleep: a task sleeps on its own op */
-    double wake_at;                  /* when that sleep ends (lnet_now() time) */
+    struct lnet_op *ready_prev, *ready_next; /* links in the ready queue */
+    struct lnet_side *side;                  /* whose FIFO the op stands in, or NULL */
+    struct lnet_op *q_prev, *q_next;         /* links in that FIFO */
+    unsigned streak;                         /* calls completed in a row without parking */
+    ev_timer timer;                          /* lnet.sleep: a task sleeps on its own op */
+    double wake_at;                          /* when that sleep ends (lnet_now() time) */
 };
 
 struct lnet_op *lnet_op_new(struct lnet_loop *loop, int id);
@@ -49,6 +50,8 @@ void lnet_op_free(struct lnet_op *op);
 void lnet_op_park(struct lnet_op *op);
 /* PARKED -> READY and onto the ready queue; anything else: no-op. */
 void lnet_op_wake(struct lnet_op *op);
+/* Takes a READY op off the ready queue, leaving its state to the caller. */
+void lnet_op_unready(struct lnet_op *op);
 
 /* Parks op until lnet_now() >= t (or another waker comes first). */
 void lnet_op_sleep(struct lnet_op *op, double t);

@@ -2,7 +2,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "fd.h"
 #include "op.h"
 #include "packet.h"
 
@@ -15,21 +14,11 @@ struct lnet_packet_ring {
 };
 
 static void close_handle(struct lnet_handle *h) {
-    lnet_packet_close(LNET_CONTAINER_OF(h, struct lnet_packet, h));
+    lnet_packet_close(LNET_CONTAINER_OF(h, struct lnet_packet, s.h));
 }
 
 struct lnet_packet *lnet_packet_open(struct lnet_loop *loop, int fd) {
-    struct lnet_packet *p = calloc(1, sizeof *p);
-    if (p == NULL) {
-        lnet_fd_close(&fd);
-        return NULL;
-    }
-    p->fd = fd;
-    lnet_side_init(&p->rd, loop, fd, EV_READ);
-    lnet_side_init(&p->wr, loop, fd, EV_WRITE);
-    p->h.close = close_handle;
-    lnet_handle_link(loop, &p->h);
-    return p;
+    return lnet_sock_new(sizeof(struct lnet_packet), loop, fd, close_handle);
 }
 
 void lnet_packet_free(struct lnet_packet *p) {
@@ -39,14 +28,10 @@ void lnet_packet_free(struct lnet_packet *p) {
 }
 
 lnet_err_t lnet_packet_close(struct lnet_packet *p) {
-    if (p->fd < 0) return -LNET_ECLOSED;
-    lnet_handle_unlink(&p->h);
-    lnet_side_close(&p->rd);
-    lnet_side_close(&p->wr);
-    lnet_fd_close(&p->fd);
+    lnet_err_t rc = lnet_sock_close(&p->s);
     free(p->ring);
     p->ring = NULL;
-    return 0;
+    return rc;
 }
 
 static struct lnet_packet_ring *ring_new(void) {
@@ -101,13 +86,13 @@ static int ring_fill(struct lnet_packet *p) {
     int n;
     for (int i = 0; i < LNET_PACKET_RING; i++)
         r->msgs[i].msg_hdr.msg_namelen = sizeof r->names[i];
-    while ((n = recvmmsg(p->fd, r->msgs, LNET_PACKET_RING, MSG_TRUNC, NULL)) < 0) {
+    while ((n = recvmmsg(p->s.fd, r->msgs, LNET_PACKET_RING, MSG_TRUNC, NULL)) < 0) {
         if (errno != EINTR) return -errno;
     }
     r->head = 0;
     r->count = (unsigned)n;
     /* Fewer than asked for: the socket is drained, so park before asking again. */
-    if (n < LNET_PACKET_RING) p->rd.maybe_ready = 0;
+    if (n < LNET_PACKET_RING) p->s.rd.maybe_ready = 0;
     return n;
 }
 
@@ -119,7 +104,7 @@ static int recv_one(struct lnet_packet *p, char *buf, size_t max, struct lnet_so
     struct msghdr h = {
         .msg_name = &name, .msg_namelen = sizeof name, .msg_iov = &iov, .msg_iovlen = 1};
     ssize_t n;
-    while ((n = recvmsg(p->fd, &h, MSG_TRUNC)) < 0) {
+    while ((n = recvmsg(p->s.fd, &h, MSG_TRUNC)) < 0) {
         if (errno != EINTR) return -errno;
     }
     copy_name(from, &name, h.msg_namelen);
@@ -129,9 +114,9 @@ static int recv_one(struct lnet_packet *p, char *buf, size_t max, struct lnet_so
 
 int lnet_packet_recvfrom(struct lnet_packet *p, struct lnet_op *op, char *buf, size_t max,
                          struct lnet_sockaddr *from, int *size) {
-    struct lnet_side *s = &p->rd;
+    struct lnet_side *s = &p->s.rd;
     int rc;
-    if (p->fd < 0) return -LNET_ECLOSED;
+    if (p->s.fd < 0) return -LNET_ECLOSED;
     if ((rc = lnet_side_enter(s, op)) < 0) return rc;
     if (max > LNET_RBUF_SIZE) max = LNET_RBUF_SIZE;
     if ((p->ring == NULL || p->ring->count == 0) && s->maybe_ready) {
@@ -164,13 +149,14 @@ int lnet_packet_recvfrom(struct lnet_packet *p, struct lnet_op *op, char *buf, s
 
 lnet_err_t lnet_packet_sendto(struct lnet_packet *p, struct lnet_op *op, const char *buf,
                               size_t len, const struct lnet_sockaddr *to) {
-    struct lnet_side *s = &p->wr;
+    struct lnet_side *s = &p->s.wr;
+    int fd = p->s.fd;
     lnet_err_t rc;
-    if (p->fd < 0) return -LNET_ECLOSED;
+    if (fd < 0) return -LNET_ECLOSED;
     if ((rc = lnet_side_enter(s, op)) < 0) return rc;
     for (;;) {
-        ssize_t n = to != NULL ? sendto(p->fd, buf, len, MSG_NOSIGNAL, &to->u.sa, to->len)
-                               : send(p->fd, buf, len, MSG_NOSIGNAL);
+        ssize_t n = to != NULL ? sendto(fd, buf, len, MSG_NOSIGNAL, &to->u.sa, to->len)
+                               : send(fd, buf, len, MSG_NOSIGNAL);
         if (n >= 0) {
             rc = 0;
             break;
@@ -187,19 +173,16 @@ lnet_err_t lnet_packet_sendto(struct lnet_packet *p, struct lnet_op *op, const c
 
 lnet_err_t lnet_packet_connect(struct lnet_packet *p, const struct lnet_sockaddr *a) {
     lnet_err_t rc;
-    if (p->fd < 0) return -LNET_ECLOSED;
-    while ((rc = connect(p->fd, &a->u.sa, a->len) < 0 ? -errno : 0) == -EINTR) {
+    if (p->s.fd < 0) return -LNET_ECLOSED;
+    while ((rc = connect(p->s.fd, &a->u.sa, a->len) < 0 ? -errno : 0) == -EINTR) {
     }
     return rc;
 }
 
 lnet_err_t lnet_packet_set_deadline(struct lnet_packet *p, int dirs, double t) {
-    if (p->fd < 0) return -LNET_ECLOSED;
-    if (dirs & LNET_READ) lnet_side_set_deadline(&p->rd, t);
-    if (dirs & LNET_WRITE) lnet_side_set_deadline(&p->wr, t);
-    return 0;
+    return lnet_sock_set_deadline(&p->s, dirs, t);
 }
 
 int lnet_packet_fd(const struct lnet_packet *p) {
-    return p->fd;
+    return p->s.fd;
 }

@@ -1,13 +1,12 @@
 /*
- * A packet conn (udp, unixgram, raw IP, the ICMP datagram socket): an owned
- * fd, its two sides, and the datagrams it has read ahead.
+ * A packet conn (udp, unixgram, raw IP, the ICMP datagram socket): a socket
+ * handle (sock.h) and the datagrams it has read ahead.
  *
  * Calls follow conn.h: a result, or -LNET_EAGAIN after parking the op, and
  * the woken task makes the same call again. Each call moves exactly one
  * whole datagram. Several tasks may read at once: they queue on the read
  * side and each datagram goes to the head of the queue, so to one task.
- * After close the struct stays valid with fd -1 and every call returns
- * -LNET_ECLOSED.
+ * After close every call returns -LNET_ECLOSED.
  *
  * Truncation is reported: a read asks the kernel for the real length
  * (MSG_TRUNC), copies at most max bytes and says how long the datagram was,
@@ -35,9 +34,7 @@
 #define LNET_PACKET_H
 
 #include "addr.h"
-#include "conn.h"
-#include "loop.h"
-#include "side.h"
+#include "sock.h"
 
 #define LNET_PACKET_RING  16
 #define LNET_PACKET_BURST 2
@@ -45,10 +42,8 @@
 struct lnet_packet_ring;
 
 struct lnet_packet {
-    struct lnet_handle h;
-    int fd;
-    int burst; /* datagrams read since the last wait for readiness */
-    struct lnet_side rd, wr;
+    struct lnet_sock s;
+    int burst;                     /* datagrams read since the last wait for readiness */
     struct lnet_packet_ring *ring; /* NULL until a burst is seen */
 };
 

@@ -1,8 +1,10 @@
 #include <assert.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,20 +66,37 @@ void lnet_process_free(struct lnet_process *p) {
 }
 
 /*
- * The child, between fork and exec. Only async-signal-safe calls: another
- * thread of ours (the system resolver's) may have held a lock at the fork.
- * (glibc's execvpe searches PATH in a stack buffer.) Returns only on
- * failure, with errno set, giving the step that failed.
+ * What the child needs, on the parent's memory (the child shares it until
+ * it execs): it reads these and writes only its own stack and fd[], a copy
+ * the parent discards.
  */
-static int exec_child(const struct lnet_spawn *s, int *fd, int n, int *report) {
+struct child_args {
+    const struct lnet_spawn *s;
+    int *fd; /* fd[i] becomes the child's fd i */
+    int n;
+    int report; /* the close-on-exec pipe that carries {step, errno} on failure */
+};
+
+/*
+ * The child's set-up, between clone and exec: returns only on failure, with
+ * errno set, giving the step that failed; *report follows the report pipe
+ * if it has to move. Only async-signal-safe calls, and
+ * nothing the parent will read: it runs in the parent's address space, on a
+ * stack of its own. (glibc's execvpe searches PATH in a stack buffer.)
+ */
+static int exec_child(const struct child_args *a, int *report) {
+    const struct lnet_spawn *s = a->s;
+    int *fd = a->fd, n = a->n;
     struct sigaction dfl;
     sigset_t none;
     int rc;
 
     /*
      * A handler of ours must not run in the child, and an ignored signal
-     * stays ignored across exec (lnet ignores SIGPIPE). sigaction fails,
-     * harmlessly, for SIGKILL, SIGSTOP and the signals glibc keeps.
+     * stays ignored across exec (lnet ignores SIGPIPE). The child has its
+     * own copy of the dispositions (no CLONE_SIGHAND), so this changes
+     * nothing of ours. sigaction fails, harmlessly, for SIGKILL, SIGSTOP
+     * and the signals glibc keeps.
      */
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -107,6 +126,17 @@ static int exec_child(const struct lnet_spawn *s, int *fd, int n, int *report) {
     if (s->dir != NULL && chdir(s->dir) < 0) return LNET_SPAWN_CHDIR;
     execvpe(s->argv[0], (char *const *)s->argv, s->envp != NULL ? (char *const *)s->envp : environ);
     return LNET_SPAWN_EXEC;
+}
+
+/* The child's entry: set up and exec, or report why not and exit 127. */
+static int child_main(void *arg) {
+    const struct child_args *a = arg;
+    int report = a->report, msg[2];
+    msg[0] = exec_child(a, &report);
+    msg[1] = errno;
+    /* Should this fail too, the parent sees a child that exits 127. */
+    (void)!write(report, msg, sizeof msg);
+    _exit(127);
 }
 
 /* A pipe for the child's fd `which`: returns our end, sets *theirs. */
@@ -154,29 +184,45 @@ static lnet_err_t open_stdio(struct lnet_spawn *s, int *fd, int *theirs, int *de
 }
 
 /*
- * Forks with every signal blocked, so no handler of ours runs in the child
- * before it resets them, then waits for the report pipe: it closes at a
- * successful exec, or brings {step, errno}. This blocks the loop for as
- * long as the child takes to reach exec.
+ * The child's stack: execvpe needs little (a PATH buffer, and argv again
+ * for a script without #!); the pages it never touches cost nothing.
+ */
+#define CHILD_STACK (256 * 1024)
+
+/*
+ * Special problem of fork: it copies the page tables of the whole process,
+ * the LuaJIT heap included, so its cost grows with the heap and the loop
+ * stalls for it. So the child is a clone that shares our memory and runs on
+ * a stack of its own until it execs (CLONE_VM | CLONE_VFORK, as glibc's
+ * posix_spawn does; posix_spawn itself cannot say which step failed).
+ * Every signal is blocked across the clone, so no handler of ours runs in
+ * the child before it resets them. Then the report pipe: it closes at a
+ * successful exec, or brings {step, errno}; with CLONE_VFORK both have
+ * happened when clone returns. The loop is blocked only until the exec.
  */
 static lnet_err_t fork_exec(struct lnet_spawn *s, int *fd, int n, pid_t *pid) {
     int report[2], msg[2];
     sigset_t all, old;
     lnet_err_t rc = 0;
+    struct child_args args = {.s = s, .fd = fd, .n = n};
+    char *stack;
 
     if (pipe2(report, O_CLOEXEC) < 0) return -errno;
+    stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (stack == MAP_FAILED) {
+        rc = -errno;
+        lnet_fd_close(&report[0]);
+        lnet_fd_close(&report[1]);
+        return rc;
+    }
+    args.report = report[1];
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    *pid = fork();
-    if (*pid == 0) {
-        msg[0] = exec_child(s, fd, n, &report[1]);
-        msg[1] = errno;
-        /* Should this fail too, the parent sees a child that exits 127. */
-        (void)!write(report[1], msg, sizeof msg);
-        _exit(127);
-    }
+    *pid = clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
     if (*pid < 0) rc = -errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, CHILD_STACK);
     lnet_fd_close(&report[1]);
     if (rc == 0) {
         ssize_t got;

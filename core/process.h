@@ -1,7 +1,8 @@
 /*
- * A child process: started with fork and exec, reaped through the loop.
+ * A child process: started with a vfork-style clone and exec, reaped
+ * through the loop.
  *
- * lnet_process_spawn forks, sets up the child's fds, working directory,
+ * lnet_process_spawn clones, sets up the child's fds, working directory,
  * signal dispositions and mask, and execs. An exec (or chdir, or dup)
  * failure comes back to the parent through a close-on-exec pipe as the
  * child's errno, so spawn fails with it instead of starting a child that

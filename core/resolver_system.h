@@ -27,13 +27,6 @@
 
 #include "addr.h"
 
-/* getaddrinfo's own failures, kept apart from errnos. */
-enum {
-    LNET_EAI_NONAME = LNET_EBASE + 100, /* no such host */
-    LNET_EAI_AGAIN,                     /* temporary failure */
-    LNET_EAI_FAIL,                      /* permanent failure */
-};
-
 #define LNET_SYSRES_THREADS 4
 #define LNET_SYSRES_MAX     256
 /* Addresses kept of one answer. */

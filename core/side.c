@@ -8,37 +8,46 @@ static void wake_head(struct lnet_side *s) {
     if (s->head != NULL) lnet_op_wake(s->head);
 }
 
+/* The io watcher stops counting as a loop reference: no call is parked on it. */
+static void release_io(struct lnet_side *s) {
+    if (!s->held) return;
+    s->held = 0;
+    ev_unref(s->loop->ev);
+}
+
+/* libev asks that an unref'ed watcher be ref'ed again before it stops. */
+static void stop_io(struct lnet_side *s) {
+    if (!ev_is_active(&s->io)) return;
+    if (!s->held) ev_ref(s->loop->ev);
+    s->held = 0;
+    ev_io_stop(s->loop->ev, &s->io);
+}
+
 static void io_cb(struct ev_loop *ev, ev_io *w, int revents) {
     struct lnet_side *s = LNET_CONTAINER_OF(w, struct lnet_side, io);
+    (void)ev;
     (void)revents;
     s->maybe_ready = 1;
-    if (s->head != NULL && s->head->state == LNET_OP_PARKED)
+    if (s->head != NULL && s->head->state == LNET_OP_PARKED) {
         lnet_op_wake(s->head);
-    else
-        ev_io_stop(ev, w); /* the lazy stop: no one is waiting */
+        release_io(s);
+    } else {
+        stop_io(s); /* the lazy stop: no one is waiting */
+    }
 }
 
 static void arm_timer(struct lnet_side *s) {
-    struct ev_loop *ev = s->loop->ev;
-    ev_timer_stop(ev, &s->timer);
-    if (s->deadline == HUGE_VAL) return;
-    ev_timer_set(&s->timer, s->deadline - lnet_now(), 0.);
-    ev_timer_start(ev, &s->timer);
+    if (s->deadline == HUGE_VAL)
+        ev_timer_stop(s->loop->ev, &s->timer);
+    else
+        lnet_loop_timer_at(s->loop, &s->timer, s->deadline);
 }
 
-/*
- * libev measures the timer from its cached loop time, which can lag our
- * clock, so it may fire a little early by lnet_now(): check, re-arm for the
- * rest (ev.pod, "Be smart about timeouts").
- */
 static void timer_cb(struct ev_loop *ev, ev_timer *w, int revents) {
     struct lnet_side *s = LNET_CONTAINER_OF(w, struct lnet_side, timer);
     (void)ev;
     (void)revents;
-    if (s->deadline <= lnet_now())
-        wake_head(s);
-    else
-        arm_timer(s);
+    if (lnet_loop_timer_due(s->loop, w, s->deadline)) wake_head(s);
 }
 
 void lnet_side_init(struct lnet_side *s, struct lnet_loop *loop, int fd, int events) {
@@ -48,6 +57,7 @@ void lnet_side_init(struct lnet_side *s, struct lnet_loop *loop, int fd, int eve
     s->head = s->tail = NULL;
     s->loop = loop;
     s->maybe_ready = 1;
+    s->held = 0;
 }
 
 static void push(struct lnet_side *s, struct lnet_op *op) {
@@ -69,6 +79,7 @@ lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op) {
         lnet_op_park(op);
         return -LNET_EAGAIN;
     }
+    release_io(s); /* the head runs: it is parked on nothing */
     if (++op->streak > LNET_FAIR_STREAK) {
         op->streak = 0;
         lnet_op_park(op);
@@ -86,13 +97,19 @@ lnet_err_t lnet_side_wait(struct lnet_side *s, struct lnet_op *op) {
     struct ev_loop *ev = s->loop->ev;
     s->maybe_ready = 0;
     op->streak = 0;
-    if (!ev_is_active(&s->io)) ev_io_start(ev, &s->io);
+    if (!ev_is_active(&s->io)) {
+        ev_io_start(ev, &s->io);
+    } else if (!s->held) {
+        ev_ref(ev);
+    }
+    s->held = 1;
     if (s->deadline != HUGE_VAL && !ev_is_active(&s->timer)) arm_timer(s);
     lnet_op_park(op);
     return -LNET_EAGAIN;
 }
 
 void lnet_side_leave(struct lnet_side *s, struct lnet_op *op) {
+    int was_head = s->head == op;
     if (op->side != s) return;
     if (op->q_prev != NULL)
         op->q_prev->q_next = op->q_next;
@@ -104,6 +121,8 @@ void lnet_side_leave(struct lnet_side *s, struct lnet_op *op) {
         s->tail = op->q_prev;
     op->side = NULL;
     op->q_prev = op->q_next = NULL;
+    if (!was_head) return;
+    release_io(s);
     if (s->head == NULL)
         ev_timer_stop(s->loop->ev, &s->timer);
     else
@@ -112,18 +131,17 @@ void lnet_side_leave(struct lnet_side *s, struct lnet_op *op) {
 
 void lnet_side_set_deadline(struct lnet_side *s, double t) {
     s->deadline = t;
-    if (s->head == NULL || s->head->state != LNET_OP_PARKED) return;
-    if (t <= lnet_now())
+    if (s->head == NULL) return;
+    if (s->head->state == LNET_OP_PARKED && t <= lnet_now())
         lnet_op_wake(s->head);
     else
         arm_timer(s);
 }
 
 void lnet_side_close(struct lnet_side *s) {
-    struct ev_loop *ev = s->loop->ev;
     struct lnet_op *op = s->head;
-    ev_io_stop(ev, &s->io);
-    ev_timer_stop(ev, &s->timer);
+    stop_io(s);
+    ev_timer_stop(s->loop->ev, &s->timer);
     /* Detach the whole FIFO first: a woken call must find it empty. */
     s->head = s->tail = NULL;
     while (op != NULL) {

@@ -14,6 +14,13 @@
  * call waits would fire on every iteration; stopping it after each wake would
  * cost two epoll_ctl per request. So the watcher stays on while calls come
  * and goes off lazily, in its callback, when it fires and no one is parked.
+ *
+ * Special problem of that lazy watcher: an active watcher keeps libev's loop
+ * alive, so a conn read once and then left alone would hide a deadlock (every
+ * task asleep on something nothing can wake) forever. So the watcher holds
+ * a loop reference only while a call is parked on it (`held`), and is
+ * ev_unref'ed as soon as no one is: when its wake goes out, and when the
+ * head call runs again or leaves.
  */
 #ifndef LNET_SIDE_H
 #define LNET_SIDE_H
@@ -32,6 +39,7 @@ struct lnet_side {
     struct lnet_op *head, *tail; /* the FIFO */
     struct lnet_loop *loop;
     int maybe_ready; /* try the syscall before parking */
+    int held;        /* io counts as a loop reference: a call is parked on it */
 };
 
 void lnet_side_init(struct lnet_side *s, struct lnet_loop *loop, int fd, int events);
@@ -55,10 +63,12 @@ lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op);
 /* The syscall would block: park op on readiness and the deadline. */
 lnet_err_t lnet_side_wait(struct lnet_side *s, struct lnet_op *op);
 
-/* op's call is over, whatever its result: hand the turn to the next. */
+/* op's call is over, whatever its result: the next in line gets the turn
+ * (woken only when op was the head; one behind others changes nothing). */
 void lnet_side_leave(struct lnet_side *s, struct lnet_op *op);
 
-/* Stores t and re-arms (or fires) the wait in flight. */
+/* Stores t and re-arms (or fires) the timer of the call in flight, parked
+ * or already woken (a woken call that parks again must see the new time). */
 void lnet_side_set_deadline(struct lnet_side *s, double t);
 
 /* Stops the watchers and wakes every call: each will find the fd closed. */

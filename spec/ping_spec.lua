@@ -3,7 +3,6 @@
 -- by a ctx or a deadline.
 
 local lnet = require "lnet"
-local context = lnet.context
 local process = lnet.process
 local icmp = lnet.icmp
 
@@ -15,48 +14,29 @@ pcall(ffi.cdef, "unsigned int geteuid(void);")
 local LIMIT = 8 -- seconds a child may run (the body's own limit is 10)
 local COUNT, INTERVAL = 3, 0.1
 
--- Reads c to EOF (until the deadline at the latest), then closes it.
-local function drain(c, deadline)
-    c:set_read_deadline(deadline)
-    local out, err = support.read_all(c)
-    c:close()
-    assert(err == lnet.EOF, tostring(err))
-    return out
-end
-
 -- Runs scripts/ping.lua with args under the lnet host, after prefix (a
 -- command that execs the rest, such as setpriv). Returns its exit code,
--- stdout and stderr, or nil and the spawn error.
-local function ping(args, prefix)
-    local argv = {}
+-- stdout and stderr, or nil and the spawn error. With `from` (a copy made
+-- by readable_copy) the host, the script and lnet's modules are that copy's.
+local function ping(args, prefix, from)
+    local argv, env = {}, nil
     for _, a in ipairs(prefix or {}) do
         argv[#argv + 1] = a
     end
-    argv[#argv + 1] = support.host
-    argv[#argv + 1] = "scripts/ping.lua"
+    argv[#argv + 1] = from and from.host or support.host
+    argv[#argv + 1] = from and from.script or "scripts/ping.lua"
     for _, a in ipairs(args) do
         argv[#argv + 1] = a
     end
-    local proc, err = process.spawn({ argv = argv, stdout = "pipe", stderr = "pipe" })
-    if proc == nil then
-        return nil, err
+    if from ~= nil then
+        env = process.environ()
+        env[#env + 1] = "LNET_PATH=" .. from.path
     end
-    local deadline = lnet.now() + LIMIT
-    local stderr = lnet.go(drain, proc.stderr, deadline)
-    local ok, out = pcall(drain, proc.stdout, deadline)
-    local errout = stderr:join()
-    local ctx, cancel = context.with_deadline(context.background(), deadline)
-    local code, why = proc:wait(ctx)
-    cancel()
-    if code == nil and type(why) ~= "string" then
-        proc:kill()
-        local reap, stop = context.with_timeout(context.background(), 1)
-        proc:wait(reap)
-        stop()
+    local code, out, errout, why = support.run(argv, { env = env, limit = LIMIT })
+    if code == nil and why == nil then
+        return nil, out -- the spawn failed
     end
-    assert(ok, out)
-    assert(errout, "stderr not read")
-    assert(code, "ping did not exit: " .. tostring(why))
+    assert(code, "ping ended by " .. tostring(why))
     return code, out, errout
 end
 
@@ -190,6 +170,29 @@ describe("scripts/ping.lua", function()
         assert.is_nil(out:find("rtt min/avg/max/mdev", 1, true), out)
     end)
 
+    -- A copy of the host, scripts/ping.lua and lnet's modules that any user
+    -- can read: the checkout may be where uid 65534 cannot (a clone in
+    -- /root, mode 0700). Returns {dir, host, script, path} and a remover.
+    local function readable_copy()
+        local function run(argv)
+            local proc = assert(process.spawn({ argv = argv, stdout = "pipe" }))
+            local out = support.read_all(proc.stdout)
+            proc.stdout:close()
+            assert.are.equal(0, proc:wait(), table.concat(argv, " "))
+            return out
+        end
+        local dir = run({ "mktemp", "-d" }):match("^(%S+)")
+        run({ "mkdir", dir .. "/scripts" })
+        run({ "cp", support.host, dir .. "/lnet" })
+        run({ "cp", "-r", "lua", dir .. "/lua" })
+        run({ "cp", "scripts/ping.lua", dir .. "/scripts/ping.lua" })
+        run({ "chmod", "-R", "a+rX", dir })
+        return { host = dir .. "/lnet", script = dir .. "/scripts/ping.lua",
+                 path = dir .. "/lua/?.lua;" .. dir .. "/lua/?/init.lua" }, function()
+            run({ "rm", "-rf", dir })
+        end
+    end
+
     it("without CAP_NET_RAW and outside ping_group_range it fails to open a socket: EPERM/EACCES text, exit 2", function()
         if ffi.C.geteuid() ~= 0 then
             pending("needs root, to drop to uid 65534 with setpriv")
@@ -206,26 +209,33 @@ describe("scripts/ping.lua", function()
         if support.ipv6_loopback() then
             targets[2] = { "::1", "listen ip6:ipv6-icmp ::: socket: ", "listen udp6:ipv6-icmp ::: socket: " }
         end
-        for _, t in ipairs(targets) do
-            local code, out, errout = ping({ "-c", "1", "-W", "1", t[1] }, setpriv)
-            if code == nil then
-                assert.is_true(lnet.errors.is(out, lnet.errno.ENOENT), tostring(out))
-                pending("no setpriv on this host")
-                return
+        local copy, remove = readable_copy()
+        local ok, err = pcall(function()
+            for _, t in ipairs(targets) do
+                local code, out, errout = ping({ "-c", "1", "-W", "1", t[1] }, setpriv, copy)
+                if code == nil then
+                    assert.is_true(lnet.errors.is(out, lnet.errno.ENOENT), tostring(out))
+                    pending("no setpriv on this host")
+                    return
+                end
+                assert.are.equal(2, code, out .. errout)
+                assert.are.equal("", out)
+                local msg = errout:match("^ping: cannot open an ICMP socket: ([^\n]*)\n$")
+                assert.is_not_nil(msg, errout)
+                -- both sockets were tried, and each refusal is EPERM's or EACCES's text
+                for i = 2, 3 do
+                    local at = msg:find(t[i], 1, true)
+                    assert.is_not_nil(at, errout)
+                    local why = msg:sub(at + #t[i])
+                    assert.is_true(why:find("^operation not permitted") ~= nil or why:find("^permission denied") ~= nil,
+                        errout)
+                end
+                assert.is_not_nil(msg:find("needs CAP_NET_RAW", 1, true), errout)
             end
-            assert.are.equal(2, code, out .. errout)
-            assert.are.equal("", out)
-            local msg = errout:match("^ping: cannot open an ICMP socket: ([^\n]*)\n$")
-            assert.is_not_nil(msg, errout)
-            -- both sockets were tried, and each refusal is EPERM's or EACCES's text
-            for i = 2, 3 do
-                local at = msg:find(t[i], 1, true)
-                assert.is_not_nil(at, errout)
-                local why = msg:sub(at + #t[i])
-                assert.is_true(why:find("^operation not permitted") ~= nil or why:find("^permission denied") ~= nil,
-                    errout)
-            end
-            assert.is_not_nil(msg:find("needs CAP_NET_RAW", 1, true), errout)
+        end)
+        remove() -- here, in the task: busted's finally runs outside it
+        if not ok then
+            error(err, 0)
         end
     end)
 end)

@@ -134,6 +134,58 @@ function support.ipv6_loopback()
     return true
 end
 
+-- Reads c to EOF (until the deadline at the latest), then closes it.
+local function drain(c, deadline)
+    c:set_read_deadline(deadline)
+    local out, err = support.read_all(c)
+    c:close()
+    assert(err == lnet.EOF, tostring(err))
+    return out
+end
+
+-- Runs argv as a child (opts: env, limit in seconds, default 8), reading its
+-- stdout and stderr. Returns its exit code (nil when a signal ended it),
+-- stdout, stderr, and the signal's name; or nil and the spawn error. A
+-- child still running after the limit is killed and the call raises.
+function support.run(argv, opts)
+    opts = opts or {}
+    local proc, err = lnet.process.spawn({ argv = argv, env = opts.env, stdout = "pipe", stderr = "pipe" })
+    if proc == nil then
+        return nil, err
+    end
+    local deadline = lnet.now() + (opts.limit or 8)
+    local stderr = lnet.go(drain, proc.stderr, deadline)
+    local ok, out = pcall(drain, proc.stdout, deadline)
+    local errout = stderr:join()
+    local ctx, cancel = context.with_deadline(context.background(), deadline)
+    local code, why = proc:wait(ctx)
+    cancel()
+    if code == nil and type(why) ~= "string" then
+        proc:kill()
+        local reap, stop = context.with_timeout(context.background(), 1)
+        proc:wait(reap)
+        stop()
+        error(table.concat(argv, " ") .. ": did not exit in time", 2)
+    end
+    assert(ok, out)
+    assert(errout, "stderr not read")
+    return code, out, errout, why
+end
+
+-- Runs `lnet -e code` with the build's host: as support.run.
+function support.run_lnet(code, opts)
+    return support.run({ support.host, "-e", code }, opts)
+end
+
+-- Runs `luajit -e code` with this checkout's lnet on its paths (the build's
+-- lnet.core, as .busted has them), for code that drives lnet.run itself:
+-- as support.run.
+function support.run_luajit(code, opts)
+    local paths = ("package.path = 'lua/?.lua;lua/?/init.lua;' .. package.path; "
+        .. "package.cpath = '%s/lib/?.so;' .. package.cpath"):format(support.build)
+    return support.run({ "luajit", "-e", paths, "-e", code }, opts)
+end
+
 -- A context already cancelled.
 function support.cancelled()
     local ctx, cancel = context.with_cancel(context.background())

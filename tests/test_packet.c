@@ -4,20 +4,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "wait.h"
 #include "fd.h"
 #include "op.h"
 #include "packet.h"
 
 static struct lnet_loop *loop;
-
-/* Polls until op is ready; bounded so a bug fails instead of hanging. */
-static int wait_ready(const struct lnet_op *op) {
-    for (int i = 0; i < 1000; i++) {
-        if (lnet_loop_ready_pop(loop) == op) return 1;
-        lnet_loop_poll(loop, 1);
-    }
-    return 0;
-}
 
 /* A packet conn on 127.0.0.1, an ephemeral port; *a gets its address. */
 static struct lnet_packet *udp_open(struct lnet_sockaddr *a) {
@@ -35,7 +27,7 @@ static int read_one(struct lnet_packet *p, struct lnet_op *op, char *buf, size_t
                     struct lnet_sockaddr *from, int *size) {
     int n = lnet_packet_recvfrom(p, op, buf, max, from, size);
     while (n == -LNET_EAGAIN) {
-        if (!wait_ready(op)) return -LNET_EAGAIN;
+        if (!wait_ready(loop, op)) return -LNET_EAGAIN;
         n = lnet_packet_recvfrom(p, op, buf, max, from, size);
     }
     return n;
@@ -46,7 +38,7 @@ static int send_one(struct lnet_packet *p, struct lnet_op *op, const char *buf, 
                     const struct lnet_sockaddr *to) {
     int rc = lnet_packet_sendto(p, op, buf, len, to);
     while (rc == -LNET_EAGAIN) {
-        if (!wait_ready(op)) return -LNET_EAGAIN;
+        if (!wait_ready(loop, op)) return -LNET_EAGAIN;
         rc = lnet_packet_sendto(p, op, buf, len, to);
     }
     return rc;
@@ -126,7 +118,7 @@ int main(void) {
     /* Close wakes a parked read; every later call reports the close. */
     CHECK(lnet_packet_recvfrom(a, op, buf, 100, NULL, &size) == -LNET_EAGAIN);
     CHECK(lnet_packet_close(a) == 0);
-    CHECK(lnet_loop_ready_pop(loop) == op);
+    CHECK(lnet_loop_ready_next(loop) == op->id);
     CHECK(lnet_packet_recvfrom(a, op, buf, 100, NULL, &size) == -LNET_ECLOSED);
     CHECK(send_one(a, op, "x", 1, &ba) == -LNET_ECLOSED);
     CHECK(lnet_packet_close(a) == -LNET_ECLOSED);

@@ -404,11 +404,16 @@ local function lookup(spec, host, resolver, ctx)
     return fit
 end
 
+-- The network() of the network's own address objects: "tcp", "udp", "ip",
+-- or the unix network's name.
+function _M.addr_network(spec)
+    return spec.kind == "unix" and spec.name or match(spec.name, "^%a+")
+end
+
 -- of_kind(spec, a, why): a, if an address object of the network's kind (Go's
 -- types see to that); else nil and an AddrError saying why.
 function _M.of_kind(spec, a, why)
-    local want = spec.kind == "unix" and spec.name or match(spec.name, "^%a+")
-    if a:network() ~= want then
+    if a:network() ~= _M.addr_network(spec) then
         return addr_error(why, tostring(a))
     end
     return a

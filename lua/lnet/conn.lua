@@ -1,8 +1,10 @@
 -- lnet.conn (private): stream conns (tcp, unix, unixpacket).
 --
--- Each method is a fast path and a park: ask the core, and while it answers
--- LNET_EAGAIN yield until the op is woken, then ask again. Errors are made
--- only on failure, wrapped once here into Go's OpError.
+-- Each method is one core call through sched.retry: the core answers at
+-- once (the fast path, one FFI call), or parks the task's op and the task
+-- waits, then asks again. Errors are made only on failure, wrapped once
+-- here into Go's OpError. Every method checks its self: a core conn behind
+-- the wrong table would be a crash, not an error.
 
 local ffi = require "ffi"
 local sys = require "lnet.sys"
@@ -17,9 +19,10 @@ local setmetatable, getmetatable, type, error, tonumber, tostring =
     setmetatable, getmetatable, type, error, tonumber, tostring
 local floor, huge, min = math.floor, math.huge, math.min
 local sub = string.sub
-local self_task, park = sched.self_task, sched.park
+local self_task, retry, check_ctx = sched.self_task, sched.retry, sched.check_ctx
+local check_self = errors.check_self
 
-local AGAIN, ECLOSED, EDEADLINE = -codes.EAGAIN, -codes.ECLOSED, -codes.EDEADLINE
+local ECLOSED, EDEADLINE = -codes.ECLOSED, -codes.EDEADLINE
 local READ, WRITE = 1, 2
 local ErrClosed, ErrDeadlineExceeded, EOF = errors.ErrClosed, errors.ErrDeadlineExceeded, errors.EOF
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
@@ -112,10 +115,12 @@ function Conn:addrs()
 end
 
 function Conn:local_addr()
+    check_self(self, Conn, "conn", "local_addr")
     return (self:addrs())
 end
 
 function Conn:remote_addr()
+    check_self(self, Conn, "conn", "remote_addr")
     local _, raddr = self:addrs()
     return raddr
 end
@@ -130,7 +135,9 @@ end
 -- fails the call once it would have to wait) and leaves the conn usable: a
 -- call that fails consumed no byte.
 function Conn:read(max, ctx)
+    check_self(self, Conn, "conn", "read")
     max = _M.read_max(max, "read", RBUF_SIZE)
+    check_ctx(ctx, 2, "read")
     local c = self.c
     if max < 1 then
         if C.lnet_conn_fd(c) < 0 then
@@ -139,51 +146,36 @@ function Conn:read(max, ctx)
         return ""
     end
     local t = self_task(2)
-    local op = t.op
-    local n = C.lnet_conn_read(c, op, rbuf, max)
-    while n == AGAIN do
-        local err = park(t, ctx)
-        if err ~= nil then
-            C.lnet_op_abandon(op)
-            return nil, self:op_error("read", err)
-        end
-        n = C.lnet_conn_read(c, op, rbuf, max)
-    end
+    local n, err = retry(t, ctx, C.lnet_conn_read, c, t.op, rbuf, max)
     if n > 0 then
         return ffi_string(rbuf, n)
     elseif n == 0 then
         return nil, EOF
     end
-    return nil, self:op_error("read", code_error(n, "read"))
+    return nil, self:op_error("read", err or code_error(n, "read"))
 end
 
 -- write(s [, ctx]): #s once all of s went out; n, err after n bytes
 -- otherwise (also when ctx is cancelled part way).
 function Conn:write(s, ctx)
+    check_self(self, Conn, "conn", "write")
     if type(s) ~= "string" then
         error("bad argument #1 to 'write' (string expected, got " .. type(s) .. ")", 2)
     end
-    local c = self.c
+    check_ctx(ctx, 2, "write")
     local t = self_task(2)
     local op = t.op
     local len = #s
     op.progress = 0
-    local rc = C.lnet_conn_write(c, op, s, len)
-    while rc == AGAIN do
-        local err = park(t, ctx)
-        if err ~= nil then
-            C.lnet_op_abandon(op)
-            return tonumber(op.progress), self:op_error("write", err)
-        end
-        rc = C.lnet_conn_write(c, op, s, len)
-    end
+    local rc, err = retry(t, ctx, C.lnet_conn_write, self.c, op, s, len)
     if rc == 0 then
         return len
     end
-    return tonumber(op.progress), self:op_error("write", code_error(rc, "write"))
+    return tonumber(op.progress), self:op_error("write", err or code_error(rc, "write"))
 end
 
 function Conn:close()
+    check_self(self, Conn, "conn", "close")
     self:addrs()
     local rc = C.lnet_conn_close(self.c)
     if rc < 0 then
@@ -192,7 +184,8 @@ function Conn:close()
     return true
 end
 
-local function shutdown(self, dir)
+local function shutdown(self, dir, fname)
+    check_self(self, Conn, "conn", fname)
     local rc = C.lnet_conn_shutdown(self.c, dir)
     if rc < 0 then
         return nil, self:op_error("close", code_error(rc, "shutdown"))
@@ -201,11 +194,11 @@ local function shutdown(self, dir)
 end
 
 function Conn:close_write()
-    return shutdown(self, WRITE)
+    return shutdown(self, WRITE, "close_write")
 end
 
 function Conn:close_read()
-    return shutdown(self, READ)
+    return shutdown(self, READ, "close_read")
 end
 
 -- The setters conns and packet conns share: deadlines and socket options.
@@ -245,25 +238,32 @@ local function bool_arg(v, name)
     return v and 1 or 0
 end
 
-function _M.add_setters(Class)
+-- add_setters(Class, what): the setters, on objects of Class only (what
+-- names the class in a bad self's error).
+function _M.add_setters(Class, what)
     function Class:set_deadline(t)
+        check_self(self, Class, what, "set_deadline")
         return set_deadline(self, READ + WRITE, t, "set_deadline")
     end
 
     function Class:set_read_deadline(t)
+        check_self(self, Class, what, "set_read_deadline")
         return set_deadline(self, READ, t, "set_read_deadline")
     end
 
     function Class:set_write_deadline(t)
+        check_self(self, Class, what, "set_write_deadline")
         return set_deadline(self, WRITE, t, "set_write_deadline")
     end
 
     function Class:set_read_buffer(n)
+        check_self(self, Class, what, "set_read_buffer")
         return sockopt(self, self.set_error, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_RCVBUF,
                        int_arg(n, "set_read_buffer"))
     end
 
     function Class:set_write_buffer(n)
+        check_self(self, Class, what, "set_write_buffer")
         return sockopt(self, self.set_error, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_SNDBUF,
                        int_arg(n, "set_write_buffer"))
     end
@@ -282,7 +282,7 @@ function Conn:set_error(err)
     return nil, OpError("set", self.net, nil, laddr, err)
 end
 
-_M.add_setters(Conn)
+_M.add_setters(Conn, "conn")
 
 -- Go's TCPConn setters name both ends in their errors.
 local function tcp_set_error(self, err)
@@ -291,6 +291,7 @@ local function tcp_set_error(self, err)
 end
 
 function Conn:set_nodelay(on)
+    check_self(self, Conn, "conn", "set_nodelay")
     return sockopt(self, tcp_set_error, C.lnet_fd_setsockopt_int, K.IPPROTO_TCP, K.TCP_NODELAY,
                    bool_arg(on, "set_nodelay"))
 end
@@ -298,6 +299,7 @@ end
 -- set_linger(sec): sec < 0 is the default (close returns at once, the kernel
 -- sends the rest); 0 discards unsent data and resets; > 0 lingers.
 function Conn:set_linger(sec)
+    check_self(self, Conn, "conn", "set_linger")
     return sockopt(self, tcp_set_error, C.lnet_sockopt_linger, int_arg(sec, "set_linger"))
 end
 
@@ -321,55 +323,49 @@ local function copy_any(dst, src, ctx)
     end
 end
 
+-- The outcome of a copy between conns that ended with rc (0, or an error
+-- code; or AGAIN with err, when the task's cancel or ctx ended the wait).
+-- Bytes left in the copy mean it was writing them when it ended.
+local function copy_result(dst, src, cp, rc, err)
+    local rest = cp.left_len > 0 and ffi_string(cp.left, cp.left_len) or nil
+    local written = cp.written
+    C.lnet_copy_release(cp)
+    if rc == 0 then
+        return written
+    elseif err == nil then
+        if cp.failed == READ then
+            return written, src:op_error("read", code_error(rc, "read"))
+        end
+        err = code_error(rc, "write")
+    elseif rest == nil then
+        return written, src:op_error("read", err)
+    end
+    return written, dst:op_error("write", err), rest
+end
+
+local copy_ct = ffi.typeof("struct lnet_copy")
+
 -- copy(dst, src [, ctx]): Go's io.Copy. Writes to dst everything read from
 -- src until its end of stream; returns the byte count, or the count and the
 -- error (an OpError of the side that failed). A copy that ends on the
 -- write side (its ctx, a write deadline, a failed write) returns what it
 -- had read but not written as a third result, so no byte read is lost.
--- Between two conns the bytes never become Lua strings (core/copy.h).
--- The outcome of a copy between conns that ended with rc (0, or an error
--- code; or -LNET_EAGAIN with err, when the task or ctx ended the wait).
-local function copy_result(dst, src, op, rc, err)
-    local cp = op.copy
-    -- Bytes still pending mean the copy was writing them when it ended.
-    local rest = cp.off < cp.len and ffi_string(cp.pending + cp.off, cp.len - cp.off) or nil
-    if rc == AGAIN then
-        C.lnet_op_abandon(op)
-        C.lnet_copy_release(cp)
-        if rest ~= nil then
-            return cp.written, dst:op_error("write", err), rest
-        end
-        return cp.written, src:op_error("read", err)
-    end
-    C.lnet_copy_release(cp)
-    if rc == 0 then
-        return cp.written
-    elseif cp.failed == READ then
-        return cp.written, src:op_error("read", code_error(rc, "read"))
-    end
-    return cp.written, dst:op_error("write", code_error(rc, "write")), rest
-end
-
--- The loop stays small: its frame is on every copying task's stack while
--- the task waits (see park in sched.lua).
+-- Between two conns the bytes never become Lua strings (core/copy.h); the
+-- copy's state is an object of its own, released when the copy ends (or,
+-- for a copy its task was dropped in, by its finalizer).
 function _M.copy(dst, src, ctx)
+    check_ctx(ctx, 3, "copy")
     if getmetatable(dst) ~= Conn or getmetatable(src) ~= Conn then
         return copy_any(dst, src, ctx)
     end
     local t = self_task(2)
-    local op = t.op
-    C.lnet_copy_start(op)
-    local rc, err = C.lnet_copy_step(op, dst.c, src.c), nil
-    while rc == AGAIN and err == nil do
-        err = park(t, ctx)
-        if err == nil then
-            rc = C.lnet_copy_step(op, dst.c, src.c)
-        end
-    end
-    return copy_result(dst, src, op, rc, err)
+    local cp = ffi_gc(ffi_new(copy_ct), C.lnet_copy_release)
+    local rc, err = retry(t, ctx, C.lnet_copy_step, cp, t.op, dst.c, src.c)
+    return copy_result(dst, src, cp, rc, err)
 end
 
 function Conn:__tostring()
+    check_self(self, Conn, "conn", "tostring")
     local laddr, raddr = self:addrs()
     return "conn " .. self.net .. " " .. tostring(laddr) .. "->" .. tostring(raddr)
 end

@@ -20,6 +20,7 @@ local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 
 local C = sys.C
+local wake = sched.wake
 local setmetatable, getmetatable, type, error, pairs, next = setmetatable, getmetatable, type, error, pairs, next
 local huge, min = math.huge, math.min
 
@@ -28,7 +29,7 @@ local _M = {
     DeadlineExceeded = errors.DeadlineExceeded,
 }
 
-local Context = {}
+local Context = sched.Context
 Context.__index = Context
 
 local function is_context(v)
@@ -84,7 +85,7 @@ local function cancel(c, err)
             stop_timer(x)
         end
         for t in pairs(x.waiters) do
-            C.lnet_op_wake(t.op)
+            wake(t)
         end
         local children = x.children
         x.children = nil
@@ -249,6 +250,7 @@ end
 -- done([bound]): blocks the task until this context is done and returns its
 -- err; a second context bounds the wait (nil and its error).
 function Context:done(bound)
+    sched.check_ctx(bound, 1, "done")
     local t = sched.self_task(2)
     local op = t.op
     local c = self.canceler

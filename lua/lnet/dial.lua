@@ -15,13 +15,12 @@ local conn = require "lnet.conn"
 local context = require "lnet.context"
 local packet = require "lnet.packet"
 
-local C, K, codes = sys.C, sys.const, sys.codes
+local C, K = sys.C, sys.const
 local ffi_new = ffi.new
 local setmetatable, type, error = setmetatable, type, error
 local huge, min = math.huge, math.min
-local self_task, park, ctx_err = sched.self_task, sched.park, sched.ctx_err
+local self_task, retry, ctx_err, check_ctx = sched.self_task, sched.retry, sched.ctx_err, sched.check_ctx
 
-local AGAIN = -codes.EAGAIN
 local WRITE = 2
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
 local code_error = conn.code_error
@@ -87,21 +86,14 @@ local function connect(t, spec, a, local_addr, deadline, ctx)
     if c == nil then
         return nil, err
     end
-    local op = t.op
     C.lnet_conn_set_deadline(c.c, WRITE, deadline)
-    local rc = C.lnet_conn_connect(c.c, op, sa)
-    while rc == AGAIN do
-        err = park(t, ctx)
-        if err ~= nil then
-            C.lnet_op_abandon(op)
-            C.lnet_conn_close(c.c)
-            return nil, err
-        end
-        rc = C.lnet_conn_connect(c.c, op, sa)
-    end
+    local rc
+    rc, err = retry(t, ctx, C.lnet_conn_connect, c.c, t.op, sa)
     if rc < 0 then
         C.lnet_conn_close(c.c)
-        return nil, code_error(rc, "connect")
+        -- Go's mapErr: a dial its ctx ended is "operation was canceled" or
+        -- "i/o timeout", not the context's own text.
+        return nil, err and errors.map_ctx_err(err) or code_error(rc, "connect")
     end
     C.lnet_conn_set_deadline(c.c, WRITE, huge)
     -- Both ends as the kernel has them (a wildcard dial reached some local
@@ -153,7 +145,8 @@ local function resolve_local(spec, local_addr)
 end
 
 -- The addresses of address, a name resolved within the dial's deadline and
--- ctx (a deadline passed there is Go's "i/o timeout"); or {err = e}.
+-- ctx (which end it as Go's "i/o timeout" or "operation was canceled"); or
+-- {err = e}.
 local function resolve_bounded(spec, address, resolver, deadline, ctx)
     local rctx, cancel = ctx, nil
     if deadline ~= huge then
@@ -162,11 +155,8 @@ local function resolve_bounded(spec, address, resolver, deadline, ctx)
     local addrs, err = addr.resolve(spec, address, false, resolver, rctx)
     if cancel ~= nil then
         cancel()
-        if err == errors.DeadlineExceeded and ctx_err(ctx) == nil then
-            err = errors.ErrDeadlineExceeded
-        end
     end
-    return addrs or { err = err }
+    return addrs or { err = errors.map_ctx_err(err) }
 end
 
 -- Go's dialSerial: each address in turn, each with an equal share of the
@@ -262,7 +252,7 @@ local function dial_parallel(t, spec, network, primaries, fallbacks, la, deadlin
                 primary_err = res.err
             end
         elseif t.canceled then
-            return finish(nil, OpError("dial", network, la, primaries[1], err))
+            return finish(nil, OpError("dial", network, la, primaries[1], errors.map_ctx_err(err)))
         end
         -- The delay is over, or the primaries failed first: the fallbacks'
         -- turn (not when the dial's own ctx ended the wait: they would fail).
@@ -276,14 +266,15 @@ local function dial_parallel(t, spec, network, primaries, fallbacks, la, deadlin
 end
 
 -- dial(network, address [, ctx]): a conn, or nil and an OpError. The ctx
--- bounds the resolution and the connects, with the dialer's own limits.
+-- bounds the resolution and the connects, with the dialer's own limits; one
+-- it ends is Go's "operation was canceled" or "i/o timeout" (errors.is
+-- finds the ctx's error).
 function Dialer:dial(network, address, ctx)
+    errors.check_self(self, Dialer, "dialer", "dial")
     if type(network) ~= "string" then
         error("bad argument #1 to 'dial' (string expected, got " .. type(network) .. ")", 2)
     end
-    if ctx ~= nil and not context.is_context(ctx) then
-        error("bad argument #3 to 'dial' (context expected, got " .. type(ctx) .. ")", 2)
-    end
+    check_ctx(ctx, 3, "dial")
     local t = self_task(2)
     local spec, err = addr.network(network)
     if spec == nil then
@@ -308,7 +299,7 @@ function Dialer:dial(network, address, ctx)
     end
     local cerr = ctx_err(ctx)
     if cerr ~= nil then
-        return nil, OpError("dial", network, la, addrs[1], cerr)
+        return nil, OpError("dial", network, la, addrs[1], errors.map_ctx_err(cerr))
     end
     if spec.name == "tcp" then
         local primaries, fallbacks = partition(addrs)

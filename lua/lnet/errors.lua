@@ -71,6 +71,39 @@ _M.ErrClosedPipe = sentinel("io: read/write on closed pipe")
 _M.Canceled = sentinel("context canceled")
 _M.DeadlineExceeded = sentinel("context deadline exceeded", true)
 
+-- Go's net errCanceled and errTimeout: what a dial (or a lookup) ended by
+-- its context reports (Go's mapErr), "operation was canceled" and "i/o
+-- timeout", while errors.is still finds the context's error behind them.
+local function is_target(self, target)
+    return target == self.target
+end
+
+local CtxMapped = kind("CtxMapped", function(self)
+    return self.msg
+end, {
+    is = is_target,
+    timeout = function(self)
+        return self.is_timeout == true
+    end,
+    unwrap = function()
+        return nil
+    end,
+})
+
+_M.ErrCanceled = setmetatable({ msg = "operation was canceled", target = _M.Canceled }, CtxMapped)
+_M.ErrTimeout = setmetatable({ msg = "i/o timeout", target = _M.DeadlineExceeded, is_timeout = true }, CtxMapped)
+
+-- map_ctx_err(err): Go's mapErr: a context's errors become errCanceled and
+-- errTimeout; any other error is itself.
+function _M.map_ctx_err(err)
+    if err == _M.Canceled then
+        return _M.ErrCanceled
+    elseif err == _M.DeadlineExceeded then
+        return _M.ErrTimeout
+    end
+    return err
+end
+
 -- Errno: one singleton per errno the core can return, built by the binding
 -- from core/errors.h. Go's syscall.Errno says Timeout() for these three.
 local errno_timeouts = { EAGAIN = true, EWOULDBLOCK = true, ETIMEDOUT = true }
@@ -252,6 +285,16 @@ function _M.number_arg(v, n, fname, level)
         error(("bad argument #%d to '%s' (number expected, got %s)"):format(n, fname, _M.what(v)), level + 1)
     end
     return v
+end
+
+-- check_self(v, mt, what, fname): a method's self must be an object of its
+-- class (a core object behind the wrong table would crash the host); else
+-- raises "bad argument #1 to 'fname' (what expected, got ...)" at the
+-- method's caller.
+function _M.check_self(v, mt, what, fname)
+    if getmetatable(v) ~= mt then
+        error(("bad argument #1 to '%s' (%s expected, got %s)"):format(fname, what, type(v)), 3)
+    end
 end
 
 -- is_error(v): true for any value of an lnet error kind.

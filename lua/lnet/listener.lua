@@ -9,15 +9,15 @@ local addr = require "lnet.addr"
 local conn = require "lnet.conn"
 local context = require "lnet.context"
 
-local C, K, codes = sys.C, sys.const, sys.codes
+local C, K = sys.C, sys.const
 local ffi_gc, ffi_new = ffi.gc, ffi.new
 local setmetatable, getmetatable, type, error, tonumber, tostring =
     setmetatable, getmetatable, type, error, tonumber, tostring
 local min, pairs = math.min, pairs
 local open = io.open
-local self_task, park = sched.self_task, sched.park
+local self_task, retry, check_ctx = sched.self_task, sched.retry, sched.check_ctx
+local check_self = errors.check_self
 
-local AGAIN = -codes.EAGAIN
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
 local ErrClosed, errno = errors.ErrClosed, errors.errno
 local code_error = conn.code_error
@@ -67,7 +67,7 @@ local function listen_socket(spec, a, opts)
         rc, step = C.lnet_fd_bind(fd, sa), "bind"
     end
     if rc == 0 then
-        rc, step = C.lnet_fd_listen(fd, opts and opts.backlog or default_backlog()), "listen"
+        rc, step = C.lnet_fd_listen(fd, opts.backlog or default_backlog()), "listen"
     end
     if rc < 0 then
         C.lnet_fd_close(fdp)
@@ -76,15 +76,29 @@ local function listen_socket(spec, a, opts)
     return fd
 end
 
+-- The options of listen, checked: {backlog = n}, n a whole number >= 0
+-- (the kernel caps it at somaxconn).
+local function listen_opts(opts)
+    if opts == nil then
+        return {}
+    end
+    if type(opts) ~= "table" then
+        error("bad argument #3 to 'listen' (table expected, got " .. type(opts) .. ")", 3)
+    end
+    local backlog = opts.backlog
+    if backlog ~= nil and (type(backlog) ~= "number" or backlog < 0 or backlog % 1 ~= 0 or backlog > 0x7fffffff) then
+        error("bad option 'backlog' to 'listen' (non-negative integer expected, got " .. tostring(backlog) .. ")", 3)
+    end
+    return opts
+end
+
 -- listen(network, address [, opts]): a Listener, or nil and an OpError.
 -- opts: {backlog = n}.
 function _M.listen(network, address, opts)
     if type(network) ~= "string" then
         error("bad argument #1 to 'listen' (string expected, got " .. type(network) .. ")", 2)
     end
-    if opts ~= nil and type(opts) ~= "table" then
-        error("bad argument #3 to 'listen' (table expected, got " .. type(opts) .. ")", 2)
-    end
+    opts = listen_opts(opts)
     local spec, a = addr.listen_target(network, address, false)
     if spec == nil then
         return nil, a
@@ -114,20 +128,12 @@ end
 -- accept([ctx]): the next conn; blocks until one arrives, the listener
 -- closes, or ctx is done.
 function Listener:accept(ctx)
-    local l = self.l
+    check_self(self, Listener, "listener", "accept")
+    check_ctx(ctx, 1, "accept")
     local t = self_task(2)
-    local op = t.op
-    local fd = C.lnet_listener_accept(l, op, sa)
-    while fd == AGAIN do
-        local err = park(t, ctx)
-        if err ~= nil then
-            C.lnet_op_abandon(op)
-            return accept_error(self, err)
-        end
-        fd = C.lnet_listener_accept(l, op, sa)
-    end
+    local fd, err = retry(t, ctx, C.lnet_listener_accept, self.l, t.op, sa)
     if fd < 0 then
-        return accept_error(self, code_error(fd, "accept"))
+        return accept_error(self, err or code_error(fd, "accept"))
     end
     if self.nodelay then
         -- Go's default for every TCP conn: requests are not held back by Nagle.
@@ -142,6 +148,7 @@ function Listener:accept(ctx)
 end
 
 function Listener:close()
+    check_self(self, Listener, "listener", "close")
     local rc = C.lnet_listener_close(self.l)
     if rc < 0 then
         return nil, OpError("close", self.net, nil, self.laddr, code_error(rc, "close"))
@@ -151,10 +158,12 @@ end
 
 -- addr(): the bound address; works after close.
 function Listener:addr()
+    check_self(self, Listener, "listener", "addr")
     return self.laddr
 end
 
 function Listener:set_deadline(t)
+    check_self(self, Listener, "listener", "set_deadline")
     if C.lnet_listener_set_deadline(self.l, conn.deadline(t, "set_deadline")) < 0 then
         return nil, OpError("set", self.net, nil, self.laddr, ErrClosed)
     end
@@ -162,6 +171,7 @@ function Listener:set_deadline(t)
 end
 
 function Listener:__tostring()
+    check_self(self, Listener, "listener", "tostring")
     return "listener " .. self.net .. " " .. tostring(self.laddr)
 end
 
@@ -196,10 +206,14 @@ end
 -- seconds counted from now); then cancels those left and waits for them to
 -- unwind.
 function Handlers:drain(grace)
+    local stop
     if type(grace) == "number" then
-        grace = context.with_timeout(context.background(), grace)
+        grace, stop = context.with_timeout(context.background(), grace)
     end
     local ok, err = self.wg:wait(grace)
+    if stop ~= nil then
+        stop() -- the grace's own timer goes now, not at the end of the run
+    end
     if ok then
         return true
     end
@@ -208,12 +222,6 @@ function Handlers:drain(grace)
     end
     self.wg:wait()
     return nil, err
-end
-
-local function check_context(v, argn)
-    if v ~= nil and not context.is_context(v) then
-        error("bad argument #" .. argn .. " to 'serve' (context expected, got " .. type(v) .. ")", 3)
-    end
 end
 
 -- serve(ln, handler [, ctx [, grace]]): accepts until ln is closed or ctx is
@@ -225,15 +233,13 @@ end
 -- Handlers that pass ctx to their reads stop when idle and finish what they
 -- have read. Returns true, or nil and the accept (or grace) error.
 function _M.serve(ln, handler, ctx, grace)
-    if getmetatable(ln) ~= Listener then
-        error("bad argument #1 to 'serve' (listener expected)", 2)
-    end
+    check_self(ln, Listener, "listener", "serve")
     if type(handler) ~= "function" then
         error("bad argument #2 to 'serve' (function expected, got " .. type(handler) .. ")", 2)
     end
-    check_context(ctx, 3)
+    check_ctx(ctx, 3, "serve")
     if type(grace) ~= "number" then
-        check_context(grace, 4)
+        check_ctx(grace, 4, "serve")
     end
     local handlers = setmetatable({ live = {}, wg = sched.wait_group() }, Handlers)
     local delay, failure = 0, nil

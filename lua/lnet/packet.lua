@@ -30,16 +30,15 @@ int lnet_packet_set_deadline(struct lnet_packet *p, int dirs, double t);
 int lnet_packet_fd(const struct lnet_packet *p);
 ]]
 
-local C, K, codes = sys.C, sys.const, sys.codes
+local C, K = sys.C, sys.const
 local rbuf = sys.rbuf
 local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
 local band = bit.band
 local setmetatable, type, error, tostring = setmetatable, type, error, tostring
 local min = math.min
-local self_task, park = sched.self_task, sched.park
+local self_task, retry, check_ctx = sched.self_task, sched.retry, sched.check_ctx
+local check_self = errors.check_self
 
-local AGAIN = -codes.EAGAIN
-local READ, WRITE = 1, 2
 local DEFAULT_MAX = 65535
 local IPV4_HEADER_MAX = 60
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
@@ -209,17 +208,9 @@ local function recv(self, max, from, ctx, syscall)
     if strip then
         room = min(max + IPV4_HEADER_MAX, conn.RBUF_SIZE)
     end
-    local n = C.lnet_packet_recvfrom(p, op, rbuf, room, from, sizep)
-    while n == AGAIN do
-        local err = park(t, ctx)
-        if err ~= nil then
-            C.lnet_op_abandon(op)
-            return nil, err
-        end
-        n = C.lnet_packet_recvfrom(p, op, rbuf, room, from, sizep)
-    end
+    local n, err = retry(t, ctx, C.lnet_packet_recvfrom, p, op, rbuf, room, from, sizep)
     if n < 0 then
-        return nil, code_error(n, syscall)
+        return nil, err or code_error(n, syscall)
     end
     local size, off, ttl = sizep[0], 0, nil
     if strip and n >= 20 then
@@ -243,7 +234,9 @@ end
 -- info.ttl is the IPv4 TTL on raw ip4 networks. max defaults to 65,535 and
 -- is capped at 64 KiB; a max of 0 takes the datagram and returns "".
 function PacketConn:read_from(max, ctx)
+    check_self(self, PacketConn, "packet conn", "read_from")
     max = conn.read_max(max, "read_from", DEFAULT_MAX)
+    check_ctx(ctx, 2, "read_from")
     local data, size, ttl = recv(self, max, sa, ctx, "recvfrom")
     if data == nil then
         return nil, self:op_error("read", size)
@@ -255,7 +248,9 @@ end
 -- an empty datagram; a raw IPv4 one with its header). read_from says
 -- whether it was cut. read(0) is "" at once and takes nothing, as Go's.
 function PacketConn:read(max, ctx)
+    check_self(self, PacketConn, "packet conn", "read")
     max = conn.read_max(max, "read", DEFAULT_MAX)
+    check_ctx(ctx, 2, "read")
     if max < 1 then
         if C.lnet_packet_fd(self.p) < 0 then
             return nil, self:op_error("read", ErrClosed)
@@ -269,34 +264,30 @@ function PacketConn:read(max, ctx)
     return data
 end
 
+-- One try of a send: the destination is filled in again on every try, as
+-- another task's write may have used the shared `to` while this one waited.
+local function send_try(p, op, s, len, dest, family)
+    local target = nil
+    if dest ~= nil then
+        target = to
+        addr.to_sockaddr(to, dest, family, "sendto")
+    end
+    return C.lnet_packet_sendto(p, op, s, len, target)
+end
+
 -- One send of s to `dest` (an address object, or nil: the connected peer):
 -- nil on success, else the unwrapped error.
 local function send(self, s, dest, ctx, syscall)
     local t = self_task(3)
-    local op, p = t.op, self.p
-    local target, len = nil, #s
     if dest ~= nil then
         local _, err = addr.to_sockaddr(to, dest, self.family, syscall)
         if err ~= nil then
             return err
         end
-        target = to
     end
-    local rc = C.lnet_packet_sendto(p, op, s, len, target)
-    while rc == AGAIN do
-        local err = park(t, ctx)
-        if err ~= nil then
-            C.lnet_op_abandon(op)
-            return err
-        end
-        if dest ~= nil then
-            -- Another task's write may have used `to` while this one waited.
-            addr.to_sockaddr(to, dest, self.family, syscall)
-        end
-        rc = C.lnet_packet_sendto(p, op, s, len, target)
-    end
+    local rc, err = retry(t, ctx, send_try, self.p, t.op, s, #s, dest, self.family)
     if rc < 0 then
-        return code_error(rc, syscall)
+        return err or code_error(rc, syscall)
     end
     return nil
 end
@@ -311,7 +302,9 @@ end
 -- nil and an OpError (EMSGSIZE when it is too big: nothing is split). addr
 -- is an address object or a string; a host name is resolved on each call.
 function PacketConn:write_to(s, address, ctx)
+    check_self(self, PacketConn, "packet conn", "write_to")
     string_arg(s, "write_to")
+    check_ctx(ctx, 3, "write_to")
     local dest = address
     if type(address) == "string" then
         local addrs, err = addr.resolve(self.spec, address, false, nil, ctx)
@@ -321,6 +314,10 @@ function PacketConn:write_to(s, address, ctx)
         dest = addrs[1]
     elseif not addr.is_addr(address) then
         error("bad argument #2 to 'write_to' (address expected, got " .. type(address) .. ")", 2)
+    elseif address:network() ~= addr.addr_network(self.spec) then
+        -- Go's WriteTo takes only its own kind of address (a UDPAddr on a
+        -- UDPConn): any other is EINVAL, before anything is sent.
+        return nil, OpError("write", self.net, self.laddr, address, errors.errno.EINVAL)
     end
     if self.raddr ~= nil then
         return nil, OpError("write", self.net, self.laddr, dest, _M.ErrWriteToConnected)
@@ -335,7 +332,9 @@ end
 -- write(s [, ctx]): s as one datagram to the connected peer: #s, or 0 and
 -- an OpError (a conn's write contract; a datagram goes whole or not at all).
 function PacketConn:write(s, ctx)
+    check_self(self, PacketConn, "packet conn", "write")
     string_arg(s, "write")
+    check_ctx(ctx, 2, "write")
     local err = send(self, s, nil, ctx, "write")
     if err ~= nil then
         return 0, self:op_error("write", err)
@@ -344,6 +343,7 @@ function PacketConn:write(s, ctx)
 end
 
 function PacketConn:close()
+    check_self(self, PacketConn, "packet conn", "close")
     local rc = C.lnet_packet_close(self.p)
     if rc < 0 then
         return nil, self:op_error("close", code_error(rc, "close"))
@@ -354,10 +354,12 @@ end
 -- local_addr(), remote_addr(): kept from open, so they work after close;
 -- remote_addr is nil unless dial connected the conn.
 function PacketConn:local_addr()
+    check_self(self, PacketConn, "packet conn", "local_addr")
     return self.laddr
 end
 
 function PacketConn:remote_addr()
+    check_self(self, PacketConn, "packet conn", "remote_addr")
     return self.raddr
 end
 
@@ -374,9 +376,10 @@ function PacketConn:set_error(err)
 end
 
 -- Deadlines and buffer sizes, as on conns.
-conn.add_setters(PacketConn)
+conn.add_setters(PacketConn, "packet conn")
 
 function PacketConn:__tostring()
+    check_self(self, PacketConn, "packet conn", "tostring")
     local s = "packet conn " .. self.net .. " " .. tostring(self.laddr)
     if self.raddr ~= nil then
         s = s .. "->" .. tostring(self.raddr)

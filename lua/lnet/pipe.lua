@@ -4,7 +4,7 @@
 -- Each direction of the pipe (c1 -> c2, c2 -> c1) is a rendezvous: at most
 -- one write in flight (`w`, its string `s`, `pos` bytes of it taken so
 -- far), the writers queued behind it (`wq`) and the readers waiting for a
--- write (`rq`), both FIFO. Bytes go from the writer's string straight into
+-- write (`rq`), both FIFO (sched queues). Bytes go from the writer's string straight into
 -- the string a reader returns: a reader takes at most its `max` bytes of the
 -- write in flight (the whole string when it fits, a `sub` otherwise), and
 -- the write returns once its last byte is taken, as in Go. No C: a waiting
@@ -31,18 +31,18 @@ local errors = require "lnet.errors"
 local conn = require "lnet.conn"
 
 local C = sys.C
-local setmetatable, type, error, tostring, next = setmetatable, type, error, tostring, next
+local setmetatable, type, error, next = setmetatable, type, error, next
 local huge = math.huge
 local sub = string.sub
-local tremove = table.remove
-local self_task, park = sched.self_task, sched.park
+local self_task, park, wake, check_ctx = sched.self_task, sched.park, sched.wake, sched.check_ctx
+local check_self = errors.check_self
 local deadline = conn.deadline
 
-local ErrClosed, ErrDeadlineExceeded, ErrClosedPipe, EOF =
-    errors.ErrClosed, errors.ErrDeadlineExceeded, errors.ErrClosedPipe, errors.EOF
+local ErrDeadlineExceeded, ErrClosedPipe, EOF =
+    errors.ErrDeadlineExceeded, errors.ErrClosedPipe, errors.EOF
 local OpError = errors.OpError
 
-local PARKED = 1 -- LNET_OP_PARKED (core/op.h)
+local PARKED = C.LNET_OP_PARKED
 local NET = "pipe"
 
 local _M = {}
@@ -72,16 +72,6 @@ end
 local open_ends = setmetatable({}, { __mode = "k" })
 
 -- Task helpers ------------------------------------------------------------
-
--- A task dropped by the end of an earlier lnet.run has no op: skip it.
-local function wake(t)
-    local op = t.op
-    if op ~= nil then
-        C.lnet_op_wake(op)
-    end
-end
-
-local remove = sched.remove
 
 -- Parks op until woken, or until the deadline dl (huge: none).
 local function arm(op, dl)
@@ -116,22 +106,18 @@ end
 -- Directions --------------------------------------------------------------
 
 local function direction()
-    return { w = nil, s = nil, pos = 0, wq = {}, rq = {}, dead = false }
+    return { w = nil, s = nil, pos = 0, wq = sched.queue(), rq = sched.queue(), dead = false }
 end
 
--- Makes the first live queued writer the write in flight (not on a dead
+-- Makes the first queued writer the write in flight (not on a dead
 -- direction: its queued writers are being woken to fail).
 local function promote(d)
     if d.dead then
         return
     end
-    local wq = d.wq
-    while wq[1] ~= nil do
-        local w = tremove(wq, 1)
-        if w.op ~= nil then
-            d.w, d.s, d.pos = w, w.pipe_s, 0
-            return
-        end
+    local w = d.wq:shift()
+    if w ~= nil then
+        d.w, d.s, d.pos = w, w.pipe_s, 0
     end
 end
 
@@ -158,28 +144,25 @@ end
 local function pump(d)
     local rq = d.rq
     while d.w ~= nil and not d.dead do
-        local r = tremove(rq, 1)
+        local r = rq:shift()
         if r == nil then
             return
         end
-        if r.op ~= nil then
-            r.pipe_data = take(d, r.pipe_max)
-            C.lnet_op_wake(r.op)
-        end
+        r.pipe_data = take(d, r.pipe_max)
+        wake(r)
     end
 end
 
 -- Wakes every call waiting on d; each finds out why for itself.
 local function wake_dir(d)
-    local rq, wq = d.rq, d.wq
-    for i = 1, #rq do
-        wake(rq[i])
+    for r in d.rq:each() do
+        wake(r)
     end
     if d.w ~= nil then
         wake(d.w)
     end
-    for i = 1, #wq do
-        wake(wq[i])
+    for w in d.wq:each() do
+        wake(w)
     end
 end
 
@@ -188,11 +171,12 @@ end
 local Pipe = {}
 Pipe.__index = Pipe
 
--- Why a read on p cannot go on, or nil. Go's order: own close, the other
--- end's close, then the deadline.
+-- Why a read on p cannot go on, or nil. Go's order: own close (Go's
+-- io.ErrClosedPipe, unwrapped as Go returns it), the other end's close,
+-- then the deadline.
 local function read_err(p)
     if p.closed then
-        return op_error("read", ErrClosed)
+        return ErrClosedPipe
     elseif p.peer.closed then
         return EOF
     elseif expired(p.rdl) then
@@ -201,12 +185,10 @@ local function read_err(p)
     return nil
 end
 
--- Why a write on p cannot go on, or nil. A closed other end is Go's
--- io.ErrClosedPipe, unwrapped as Go returns it.
+-- Why a write on p cannot go on, or nil. A closed end, this one or the
+-- other, is Go's io.ErrClosedPipe, unwrapped as Go returns it.
 local function write_err(p)
-    if p.closed then
-        return op_error("write", ErrClosed)
-    elseif p.peer.closed then
+    if p.closed or p.peer.closed then
         return ErrClosedPipe
     elseif expired(p.wdl) then
         return op_error("write", ErrDeadlineExceeded)
@@ -220,7 +202,9 @@ end
 -- unless the read would fail. A ctx ends the wait (a cancelled ctx fails
 -- the call once it would have to wait); a call that fails took no byte.
 function Pipe:read(max, ctx)
+    check_self(self, Pipe, "pipe", "read")
     max = conn.read_max(max, "read", conn.RBUF_SIZE, huge) -- a big max takes a whole write
+    check_ctx(ctx, 2, "read")
     local e = read_err(self)
     if e ~= nil then
         return nil, e
@@ -236,7 +220,7 @@ function Pipe:read(max, ctx)
     end
     local rq, op = d.rq, t.op
     t.pipe_max, t.pipe_data = max, nil
-    rq[#rq + 1] = t
+    rq:push(t)
     while true do
         arm(op, self.rdl)
         local perr = park(t, ctx)
@@ -255,7 +239,7 @@ function Pipe:read(max, ctx)
             e = read_err(self)
         end
         if e ~= nil then
-            remove(rq, t)
+            rq:remove(t)
             C.lnet_op_abandon(op)
             return nil, e
         end
@@ -267,9 +251,11 @@ end
 -- one end go one at a time, FIFO, so each write's bytes are contiguous.
 -- write("") is 0 at once (Go's would wait for a read of nothing).
 function Pipe:write(s, ctx)
+    check_self(self, Pipe, "pipe", "write")
     if type(s) ~= "string" then
         error("bad argument #1 to 'write' (string expected, got " .. type(s) .. ")", 2)
     end
+    check_ctx(ctx, 2, "write")
     local t = self_task(2)
     local e = write_err(self)
     if e ~= nil then
@@ -287,8 +273,7 @@ function Pipe:write(s, ctx)
         d.w, d.s, d.pos = t, s, 0
         pump(d)
     else
-        local wq = d.wq
-        wq[#wq + 1] = t
+        d.wq:push(t)
     end
     while not t.pipe_done do
         arm(op, self.wdl)
@@ -314,7 +299,7 @@ function Pipe:write(s, ctx)
                 d.w, d.s, d.pos = nil, nil, 0
                 promote(d)
             else
-                remove(d.wq, t)
+                d.wq:remove(t)
             end
             C.lnet_op_abandon(op)
             t.pipe_s, t.pipe_done = nil, nil
@@ -325,13 +310,14 @@ function Pipe:write(s, ctx)
     return len
 end
 
--- close(): true; a second close is nil, OpError wrapping ErrClosed (Go's
--- pipe says nil; lnet's conns all say this). Every call in flight on either
--- end wakes: this end's get ErrClosed, the other end's reads EOF and its
--- writes io.ErrClosedPipe.
+-- close(): true; a second close is nil, io.ErrClosedPipe, as every call on
+-- the closed end (Go's pipe says nil). Every call in flight on either end
+-- wakes: this end's and the other end's writes get io.ErrClosedPipe, the
+-- other end's reads EOF.
 function Pipe:close()
+    check_self(self, Pipe, "pipe", "close")
     if self.closed then
-        return nil, op_error("close", ErrClosed)
+        return nil, ErrClosedPipe
     end
     self.closed = true
     open_ends[self] = nil
@@ -343,12 +329,9 @@ function Pipe:close()
 end
 
 -- Deadlines are per end (Go's pipe: each end's own read and write
--- deadlines); one on a closed pipe is an error as in Go, lnet's OpError
--- when this end is closed, io.ErrClosedPipe when only the other is.
+-- deadlines); one on a closed pipe, either end, is io.ErrClosedPipe as in Go.
 local function set_err(self)
-    if self.closed then
-        return OpError("set", NET, nil, pipe_addr, ErrClosed)
-    elseif self.peer.closed then
+    if self.closed or self.peer.closed then
         return ErrClosedPipe
     end
     return nil
@@ -356,9 +339,8 @@ end
 
 local function set_read(self, dl)
     self.rdl = dl
-    local rq = self.rx.rq
-    for i = 1, #rq do
-        rearm(rq[i], dl)
+    for r in self.rx.rq:each() do
+        rearm(r, dl)
     end
 end
 
@@ -368,13 +350,13 @@ local function set_write(self, dl)
     if d.w ~= nil then
         rearm(d.w, dl)
     end
-    local wq = d.wq
-    for i = 1, #wq do
-        rearm(wq[i], dl)
+    for w in d.wq:each() do
+        rearm(w, dl)
     end
 end
 
 function Pipe:set_deadline(t)
+    check_self(self, Pipe, "pipe", "set_deadline")
     local dl = deadline(t, "set_deadline")
     local e = set_err(self)
     if e ~= nil then
@@ -386,6 +368,7 @@ function Pipe:set_deadline(t)
 end
 
 function Pipe:set_read_deadline(t)
+    check_self(self, Pipe, "pipe", "set_read_deadline")
     local dl = deadline(t, "set_read_deadline")
     local e = set_err(self)
     if e ~= nil then
@@ -396,6 +379,7 @@ function Pipe:set_read_deadline(t)
 end
 
 function Pipe:set_write_deadline(t)
+    check_self(self, Pipe, "pipe", "set_write_deadline")
     local dl = deadline(t, "set_write_deadline")
     local e = set_err(self)
     if e ~= nil then

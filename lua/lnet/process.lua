@@ -48,10 +48,14 @@ char *lnet_process_getcwd(char *buf, size_t size) __asm__("getcwd");
 ]]
 
 local C, loop = sys.C, sys.loop
+sys.check_layout("lnet_spawn", { "argv", "envp", "dir", "stdio", "files", "nfiles", "pipes", "failed_step" }, true,
+    { "LNET_STDIO_INHERIT", "LNET_STDIO_NULL", "LNET_STDIO_PIPE", "LNET_SPAWN_EXEC", "LNET_SPAWN_CHDIR" })
+sys.check_layout("lnet_process", { "pid", "state", "code", "signal" }, false,
+    { "LNET_PROCESS_NEW", "LNET_PROCESS_RUNNING", "LNET_PROCESS_EXITED", "LNET_PROCESS_RELEASED" })
 local ffi_new, ffi_string, istype = ffi.new, ffi.string, ffi.istype
 local setmetatable, type, error, pairs, tostring = setmetatable, type, error, pairs, tostring
 local from_errno, SyscallError = errors.from_errno, errors.SyscallError
-local self_task, wait_on, wake_all = sched.self_task, sched.wait_on, sched.wake_all
+local self_task, check_ctx = sched.self_task, sched.check_ctx
 
 local RUNNING, EXITED = C.LNET_PROCESS_RUNNING, C.LNET_PROCESS_EXITED
 local CHDIR = C.LNET_SPAWN_CHDIR
@@ -116,7 +120,7 @@ local function settle(st)
     live[st] = nil
     C.lnet_process_free(p)
     sched.event_free(st.ev)
-    wake_all(st.waiters)
+    st.waiters:wake_all()
 end
 
 sched.at_teardown(function()
@@ -318,7 +322,7 @@ function _M.spawn(opts)
         req.files, req.nfiles = c_files, nfiles
     end
 
-    local st = { waiters = {}, argv0 = argv[1] }
+    local st = { waiters = sched.queue(), argv0 = argv[1] }
     local ev = sched.event(function()
         settle(st)
     end)
@@ -359,11 +363,13 @@ end
 -- child an earlier lnet.run left running. The second value is a string only
 -- for a signal. Any number of tasks may wait; all get the same answer.
 function Process:wait(ctx)
+    errors.check_self(self, Process, "process", "wait")
+    check_ctx(ctx, 1, "wait")
     local st = self.st
     if st.p ~= nil then
         local t = self_task(2)
         repeat
-            local err = wait_on(st.waiters, t, ctx)
+            local err = st.waiters:wait(t, ctx)
             if err ~= nil then
                 return nil, err
             end
@@ -383,6 +389,7 @@ end
 -- holds), ErrReleased, or the SyscallError of kill(2). A child that has
 -- exited but is not yet reaped takes the signal and kill returns true.
 function Process:kill(sig)
+    errors.check_self(self, Process, "process", "kill")
     local n = SIGKILL
     if sig ~= nil then
         n = sig == 0 and 0 or signals.number(sig) -- 0: is it there at all?
@@ -407,6 +414,7 @@ end
 
 -- pid(): the child's process id (still given after it exited).
 function Process:pid()
+    errors.check_self(self, Process, "process", "pid")
     return self.st.pid
 end
 

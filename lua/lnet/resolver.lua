@@ -31,7 +31,7 @@ local concat, sort = table.concat, table.sort
 local random, floor = math.random, math.floor
 local getenv, open, stderr = os.getenv, io.open, io.stderr
 local self_task, park, ctx_err = sched.self_task, sched.park, sched.ctx_err
-local DNSError = errors.DNSError
+local DNSError, map_ctx_err, check_self = errors.DNSError, errors.map_ctx_err, errors.check_self
 
 local _M = {}
 
@@ -40,7 +40,7 @@ int inet_aton(const char *cp, void *inp);
 ]]
 
 -- c-ares's status codes (ares.h, stable across versions) as Go words them.
-local ARES_EBASE = codes.ARES_EBASE
+local ARES_EBASE = K.LNET_ARES_EBASE
 local ares_errors = {
     [1] = { "no such host", not_found = true }, -- ENODATA: no record of the type
     [2] = { "server misbehaving" }, -- EFORMERR
@@ -389,7 +389,7 @@ local function exchange(cfg, t, ctx, fqdn, qtype, qtype2)
             if debug_level >= 2 then
                 trace("ares query %s ended: %s", fqdn, tostring(err))
             end
-            return nil, err
+            return nil, map_ctx_err(err)
         end
     end
     local out = { server = ffi_string(C.lnet_ares_lookup_server(l)) }
@@ -610,20 +610,20 @@ end
 
 -- Tasks waiting for a slot of the thread pool (it holds a bounded number of
 -- calls); the core wakes slot_event when one frees.
-local slot_waiters = {}
+local slot_waiters = sched.queue()
 local slot_event
 
 local function wait_slot(t, ctx)
     if slot_event == nil then
         slot_event = sched.event(function()
-            sched.wake_all(slot_waiters)
+            slot_waiters:wake_all()
         end)
         C.lnet_sysres_slot_event(slot_event)
     end
-    return sched.wait_on(slot_waiters, t, ctx)
+    return slot_waiters:wait(t, ctx)
 end
 
-local sysaddrs = ffi_new("struct lnet_sockaddr[?]", codes.SYSRES_ADDRS)
+local sysaddrs = ffi_new("struct lnet_sockaddr[?]", K.LNET_SYSRES_ADDRS)
 
 local function eai_error(n, name)
     if n == -codes.EAI_NONAME then
@@ -642,7 +642,7 @@ local function system_call(t, ctx, start, a, b, c)
         if j == nil and errp[0] == -codes.EAGAIN then
             local err = wait_slot(t, ctx)
             if err ~= nil then
-                return nil, err
+                return nil, map_ctx_err(err)
             end
         elseif j == nil then
             return nil, DNSError({ err = tostring(errors.from_errno(-errp[0])), name = a, is_temporary = true })
@@ -653,7 +653,7 @@ local function system_call(t, ctx, start, a, b, c)
         if err ~= nil then
             C.lnet_sysres_free(j)
             C.lnet_op_abandon(t.op)
-            return nil, err
+            return nil, map_ctx_err(err)
         end
     end
     return j
@@ -680,7 +680,7 @@ local function system_ip(t, ctx, network, name)
     if j == nil then
         return nil, nil, err
     end
-    local n = C.lnet_sysres_result(j, sysaddrs, codes.SYSRES_ADDRS)
+    local n = C.lnet_sysres_result(j, sysaddrs, K.LNET_SYSRES_ADDRS)
     local canon = ffi_string(C.lnet_sysres_name(j))
     C.lnet_sysres_free(j)
     if n < 0 then
@@ -715,7 +715,7 @@ local function lookup_ip_list(r, ctx, network, host, what)
     local t = self_task(3)
     local cerr = ctx_err(ctx)
     if cerr ~= nil then
-        return nil, nil, cerr
+        return nil, nil, map_ctx_err(cerr)
     end
     if is_numeric_shorthand(host) then
         return nil, nil, no_such_host(host)
@@ -731,6 +731,7 @@ end
 -- "ip6"; a literal answers itself (filtered by the network, as Go's
 -- internetAddrList: "no suitable address found").
 function Resolver:lookup_ip(ctx, network, host)
+    check_self(self, Resolver, "resolver", "lookup_ip")
     check_ctx(ctx, 1, "lookup_ip")
     check_string(network, 2, "lookup_ip")
     check_string(host, 3, "lookup_ip")
@@ -765,6 +766,7 @@ end
 
 -- lookup_host(ctx, host): the addresses as strings; a literal is itself.
 function Resolver:lookup_host(ctx, host)
+    check_self(self, Resolver, "resolver", "lookup_host")
     check_ctx(ctx, 1, "lookup_host")
     check_string(host, 2, "lookup_host")
     if host == "" then
@@ -787,6 +789,7 @@ end
 -- lookup_cname(ctx, host): the canonical name, absolute (the end of the
 -- CNAME chain, or host itself when it has addresses and no CNAME).
 function Resolver:lookup_cname(ctx, host)
+    check_self(self, Resolver, "resolver", "lookup_cname")
     check_ctx(ctx, 1, "lookup_cname")
     check_string(host, 2, "lookup_cname")
     local ips, cname, err = lookup_ip_list(self, ctx, "CNAME", host, "lookup_cname")
@@ -819,6 +822,7 @@ end
 -- lookup_addr(ctx, address): the names of an address (/etc/hosts first,
 -- then PTR records), absolute as Go gives them.
 function Resolver:lookup_addr(ctx, address)
+    check_self(self, Resolver, "resolver", "lookup_addr")
     check_ctx(ctx, 1, "lookup_addr")
     check_string(address, 2, "lookup_addr")
     local a = ip.parse_addr(address)
@@ -828,7 +832,7 @@ function Resolver:lookup_addr(ctx, address)
     local t = self_task(2)
     local cerr = ctx_err(ctx)
     if cerr ~= nil then
-        return nil, cerr
+        return nil, map_ctx_err(cerr)
     end
     local raw = a:unmap():bytes()
     if choose(self, "lookup_addr", address) == "system" then
@@ -887,7 +891,7 @@ local function query(r, ctx, name, qtype)
     local t = self_task(3)
     local cerr = ctx_err(ctx)
     if cerr ~= nil then
-        return nil, nil, cerr
+        return nil, nil, map_ctx_err(cerr)
     end
     if debug_level >= 1 then
         trace("%s(%s) = ares", qnames[qtype], name)
@@ -905,6 +909,7 @@ end
 
 -- lookup_mx(ctx, name): {host, pref} records, by preference.
 function Resolver:lookup_mx(ctx, name)
+    check_self(self, Resolver, "resolver", "lookup_mx")
     check_ctx(ctx, 1, "lookup_mx")
     check_string(name, 2, "lookup_mx")
     local recs, _, err = query(self, ctx, name, 15)
@@ -962,6 +967,7 @@ end
 -- and {target, port, priority, weight} records in RFC 2782 order. Empty
 -- service and proto ask name itself, as Go does.
 function Resolver:lookup_srv(ctx, service, proto, name)
+    check_self(self, Resolver, "resolver", "lookup_srv")
     check_ctx(ctx, 1, "lookup_srv")
     check_string(service, 2, "lookup_srv")
     check_string(proto, 3, "lookup_srv")
@@ -1000,6 +1006,7 @@ end
 
 -- lookup_txt(ctx, name): each record's strings joined, as Go gives them.
 function Resolver:lookup_txt(ctx, name)
+    check_self(self, Resolver, "resolver", "lookup_txt")
     check_ctx(ctx, 1, "lookup_txt")
     check_string(name, 2, "lookup_txt")
     local recs, _, err = query(self, ctx, name, 16)
@@ -1015,6 +1022,7 @@ end
 
 -- lookup_ns(ctx, name): {host} records.
 function Resolver:lookup_ns(ctx, name)
+    check_self(self, Resolver, "resolver", "lookup_ns")
     check_ctx(ctx, 1, "lookup_ns")
     check_string(name, 2, "lookup_ns")
     local recs, _, err = query(self, ctx, name, 2)
@@ -1036,6 +1044,7 @@ end
 -- lookup_port(ctx, network, service): Go's LookupPort over Go's table and
 -- /etc/services (no query).
 function Resolver:lookup_port(ctx, network, service)
+    check_self(self, Resolver, "resolver", "lookup_port")
     check_ctx(ctx, 1, "lookup_port")
     check_string(network, 2, "lookup_port")
     check_string(service, 3, "lookup_port")

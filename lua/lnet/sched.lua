@@ -7,21 +7,50 @@
 -- their tasks; the woken call then asks the core again. The loop also says
 -- which task runs (lnet_sched_current_id) and reports each task's end to
 -- on_exit below.
+--
+-- A blocking call may run in a coroutine of the script's own inside a task
+-- (a generator that reads a conn): its park yields the PARK marker, which
+-- lnet's coroutine.resume and coroutine.wrap (installed over the standard
+-- ones when this module loads) pass on up to the task's own coroutine, and
+-- resume the inner one again when the task is resumed, so such waits work
+-- as anywhere else (cqueues does the same). A coroutine resumed some other
+-- way (a resume saved before lnet loaded, inside one of lnet's) cannot pass
+-- a wait on: there the blocking call raises instead of returning early.
+-- (The lnet host installs them before any script runs; under plain luajit,
+-- load lnet before anything that saves coroutine.resume.)
 
 local core = require "lnet.core"
 local sys = require "lnet.sys"
 local errors = require "lnet.errors"
 
 local C, loop = sys.C, sys.loop
-local co_create, co_yield = coroutine.create, coroutine.yield
-local setmetatable, select, type, error, tostring, pairs = setmetatable, select, type, error, tostring, pairs
+local co_create, co_yield, co_resume, co_running, co_status =
+    coroutine.create, coroutine.yield, coroutine.resume, coroutine.running, coroutine.status
+local setmetatable, getmetatable, select, type, error, tostring, pairs =
+    setmetatable, getmetatable, select, type, error, tostring, pairs
 local unpack, tremove = unpack, table.remove
 local stderr = io.stderr
 
 local Canceled = errors.Canceled
 local READY = C.LNET_OP_READY
+local AGAIN = -sys.codes.EAGAIN
 
-local _M = {}
+local _M = { AGAIN = AGAIN }
+
+-- The metatable of contexts (lnet.context fills it in): every blocking call
+-- checks its ctx slot against it, whether or not the call would wait.
+local Context = {}
+_M.Context = Context
+
+-- check_ctx(ctx, n, fname): ctx when it is nil or a context; else raises
+-- "bad argument #n to 'fname' (context expected, got ...)".
+local function check_ctx(ctx, n, fname)
+    if ctx ~= nil and getmetatable(ctx) ~= Context then
+        error(("bad argument #%d to '%s' (context expected, got %s)"):format(n, fname, type(ctx)), 3)
+    end
+    return ctx
+end
+_M.check_ctx = check_ctx
 
 -- Small integer ids, reused once given back, so the tables indexed by them
 -- stay arrays. (`#t + 1` would not do: with holes, # may land anywhere.)
@@ -68,6 +97,35 @@ function _M.current()
     return tasks[C.lnet_sched_current_id]
 end
 
+-- What a parking task yields, and how lnet's resume tells it from a
+-- script's own yields.
+local PARK = setmetatable({}, { __tostring = function()
+    return "lnet: a task's wait"
+end })
+
+-- The coroutine that resumed each coroutine through lnet's resume, while it
+-- runs or is parked: the chain a wait passes on up to the task.
+local resumers = setmetatable({}, { __mode = "k" })
+
+-- How many coroutines lnet's resume is running right now. While none is,
+-- a wait is in the task's own coroutine (or in one resumed by a resume
+-- saved before lnet loaded, which nothing can see), and park skips the
+-- check: coroutine.running is not compiled, and park is on every request.
+local nested = 0
+
+-- Raises unless a wait in coroutine co can reach the task t: every
+-- coroutine from co up to t's own was resumed by lnet's resume.
+local function check_passable(t, co)
+    local x = co
+    while x ~= t.co do
+        x = resumers[x]
+        if x == nil then
+            error("lnet: blocking call in a coroutine that lnet's coroutine.resume did not resume "
+                .. "(a resume saved before lnet was loaded?)", 4)
+        end
+    end
+end
+
 -- Yields until the task's op is woken. Returns the error that ends the wait
 -- early: the task was cancelled, or ctx is done (ctx:err()). The caller must
 -- then abandon its op. A ctx is registered only while the task is parked,
@@ -81,6 +139,9 @@ end
 -- more local here once cost 350 bytes per parked task).
 local function park(t, ctx)
     local c = ctx and ctx.canceler
+    if nested > 0 and co_running() ~= t.co then
+        check_passable(t, co_running())
+    end
     if c ~= nil and c.done_err ~= nil then
         -- Before a done ctx fails the call, the loop polls once: a side
         -- that waited before tries its syscall again only once the loop
@@ -91,19 +152,19 @@ local function park(t, ctx)
     if t.op.state == READY then
         -- A fair-share yield (core/side.h) or readiness just seen, not a
         -- wait: the call can complete, so no ctx or cancel fails it.
-        co_yield()
+        co_yield(PARK)
         return nil
     end
     if t.canceled then
         return Canceled
     end
     if c == nil then
-        co_yield()
+        co_yield(PARK)
     elseif c.done_err ~= nil then
         return c.done_err
     else
         c.waiters[t] = true
-        co_yield()
+        co_yield(PARK)
         c.waiters[t] = nil
         if c.done_err ~= nil then
             return c.done_err
@@ -115,6 +176,64 @@ local function park(t, ctx)
     return nil
 end
 _M.park = park
+
+-- retry(t, ctx, f, ...): the one park-and-retry loop of the blocking core
+-- calls. f(...) is such a call (its op is t's); while it answers
+-- LNET_EAGAIN, having parked the op, the task waits, then calls again.
+-- Returns f's answer; or AGAIN and the error that ended the wait first (the
+-- task's cancel, ctx), with the op abandoned.
+local function retry(t, ctx, f, ...)
+    local rc = f(...)
+    while rc == AGAIN do
+        local err = park(t, ctx)
+        if err ~= nil then
+            C.lnet_op_abandon(t.op)
+            return AGAIN, err
+        end
+        rc = f(...)
+    end
+    return rc
+end
+_M.retry = retry
+
+-- lnet's coroutine.resume: the standard one, except that a wait inside co
+-- (PARK) is passed on to whoever runs this, and co is resumed again once
+-- that wait is over.
+local function pass_on(co, ok, ...)
+    nested = nested - 1
+    if ok and (...) == PARK and co_status(co) == "suspended" then
+        co_yield(PARK)
+        nested = nested + 1
+        return pass_on(co, co_resume(co))
+    end
+    resumers[co] = nil
+    return ok, ...
+end
+
+local function resume(co, ...)
+    resumers[co] = co_running()
+    nested = nested + 1
+    return pass_on(co, co_resume(co, ...))
+end
+
+local function unwrap(ok, ...)
+    if not ok then
+        error((...), 0)
+    end
+    return ...
+end
+
+local function wrap(fn)
+    local co = co_create(fn)
+    return function(...)
+        return unwrap(resume(co, ...))
+    end
+end
+
+coroutine.resume, coroutine.wrap = resume, wrap
+-- The standard resume, for a scheduler of the script's own that must see
+-- every yield (a wait inside it then raises: nothing passes it on).
+_M.std_resume = co_resume
 
 -- The error a ctx already carries: dial checks it before it starts (its
 -- resolution and connect would wait anyway).
@@ -149,49 +268,110 @@ function _M.event_free(op)
     give_id(event_ids, n)
 end
 
--- Wait lists: plain arrays of tasks waiting on a Lua-side condition
--- (join, channels, wait groups).
-local function remove(list, t)
-    for i = 1, #list do
-        if list[i] == t then
-            tremove(list, i)
-            return
+-- wake(t): wakes t's op. A task that an earlier lnet.run dropped (it has
+-- no op) may still stand in a script's wait list or context: it is skipped,
+-- here, for every waker.
+local function wake(t)
+    local op = t.op
+    if op ~= nil then
+        C.lnet_op_wake(op)
+    end
+end
+_M.wake = wake
+
+-- Queues of tasks waiting on a Lua-side condition (join, channels, wait
+-- groups, processes, signals): FIFO, and O(1) to push, take the first,
+-- and take any one out (a task whose wait was cancelled), however many
+-- wait. A circle of links kept in the queue's own tables, the queue its
+-- own sentinel, so a waiting task carries no field for it.
+local Queue = {}
+Queue.__index = Queue
+
+function _M.queue()
+    local q = setmetatable({ n = 0, nxt = {}, prv = {} }, Queue)
+    q.nxt[q], q.prv[q] = q, q
+    return q
+end
+
+function Queue:push(t)
+    local nxt, prv = self.nxt, self.prv
+    local last = prv[self]
+    nxt[last], prv[t] = t, last
+    nxt[t], prv[self] = self, t
+    self.n = self.n + 1
+end
+
+-- Takes t out; false when it was not in.
+function Queue:remove(t)
+    local nxt, prv = self.nxt, self.prv
+    local before = prv[t]
+    if before == nil then
+        return false
+    end
+    local after = nxt[t]
+    nxt[before], prv[after] = after, before
+    nxt[t], prv[t] = nil, nil
+    self.n = self.n - 1
+    return true
+end
+
+-- The first live task, taken out, or nil. Tasks an earlier lnet.run
+-- dropped (no op) are taken out and passed over: nothing can be handed to
+-- them.
+function Queue:shift()
+    local nxt = self.nxt
+    local t = nxt[self]
+    while t ~= self do
+        self:remove(t)
+        if t.op ~= nil then
+            return t
+        end
+        t = nxt[self]
+    end
+    return nil
+end
+
+-- The waiting tasks in order, left in the queue (for waking each to find
+-- out why for itself, or moving each one's timer).
+function Queue:each()
+    local nxt, t = self.nxt, self
+    return function()
+        t = nxt[t]
+        if t ~= self then
+            return t
         end
     end
 end
-_M.remove = remove
 
--- Parks t on list until woken; on cancellation (of the task or ctx) takes
--- it off and returns the error.
-local function wait_on(list, t, ctx)
-    list[#list + 1] = t
+-- Wakes and takes out the first waiting task, and returns it (nil: none).
+function Queue:wake_first()
+    local t = self:shift()
+    if t ~= nil then
+        wake(t)
+    end
+    return t
+end
+
+function Queue:wake_all()
+    local t = self:shift()
+    while t ~= nil do
+        wake(t)
+        t = self:shift()
+    end
+end
+
+-- Parks t in the queue until woken; on cancellation (of the task or ctx)
+-- takes it out and returns the error.
+function Queue:wait(t, ctx)
+    self:push(t)
     C.lnet_op_park(t.op)
     local err = park(t, ctx)
     if err ~= nil then
-        remove(list, t)
+        self:remove(t)
         C.lnet_op_abandon(t.op)
     end
     return err
 end
-_M.wait_on = wait_on
-
-local function wake_all(list)
-    for i = #list, 1, -1 do
-        C.lnet_op_wake(list[i].op)
-        list[i] = nil
-    end
-end
-
-_M.wake_all = wake_all
-
-local function wake_first(list)
-    local t = tremove(list, 1)
-    if t ~= nil then
-        C.lnet_op_wake(t.op)
-    end
-    return t
-end
-_M.wake_first = wake_first
 
 -- Frees what a task holds in the core and forgets it.
 local function release(t)
@@ -216,8 +396,8 @@ local function finish(t, ok, ...)
         t.status = "failed"
     end
     local joiners = t.joiners
-    if joiners ~= nil and #joiners > 0 then
-        wake_all(joiners)
+    if joiners ~= nil and joiners.n > 0 then
+        joiners:wake_all()
     elseif not ok and not t.is_main then
         -- No one is waiting to hear it: say it now, as Go would crash.
         stderr:write("lnet: task failed: ", tostring(t.err), "\n")
@@ -270,6 +450,7 @@ end
 -- join([ctx]): the task's own return values, or nil and its TaskError (or
 -- ctx's error if ctx ends the wait first).
 function Task:join(ctx)
+    check_ctx(ctx, 1, "join")
     local t = self_task(2)
     if t == self then
         error("lnet: a task cannot join itself", 2)
@@ -277,10 +458,10 @@ function Task:join(ctx)
     while self.status == "running" do
         local joiners = self.joiners
         if joiners == nil then
-            joiners = {}
+            joiners = _M.queue()
             self.joiners = joiners
         end
-        local err = wait_on(joiners, t, ctx)
+        local err = joiners:wait(t, ctx)
         if err ~= nil then
             return nil, err
         end
@@ -296,7 +477,7 @@ end
 function Task:cancel()
     if self.status == "running" and not self.canceled then
         self.canceled = true
-        C.lnet_op_wake(self.op)
+        wake(self)
     end
 end
 
@@ -360,6 +541,7 @@ end
 -- sleep(0) lets every ready task run first.
 function _M.sleep(sec, ctx)
     errors.number_arg(sec, 1, "sleep", 2)
+    check_ctx(ctx, 2, "sleep")
     local t = self_task(2)
     local op = t.op
     if sec <= 0 then
@@ -393,7 +575,7 @@ function _M.channel(cap)
     if type(cap) ~= "number" or cap < 0 or cap % 1 ~= 0 then
         error("bad argument #1 to 'channel' (non-negative integer expected)", 2)
     end
-    return setmetatable({ cap = cap, buf = {}, first = 1, count = 0, recvq = {}, sendq = {} }, Channel)
+    return setmetatable({ cap = cap, buf = {}, first = 1, count = 0, recvq = _M.queue(), sendq = _M.queue() }, Channel)
 end
 
 local function push(ch, v)
@@ -413,10 +595,11 @@ end
 -- send(v [, ctx]): true once v is buffered or taken; nil, err if ctx ends
 -- the wait first (v is then not sent).
 function Channel:send(v, ctx)
+    check_ctx(ctx, 2, "send")
     if self.closed then
         error("send on closed channel", 2)
     end
-    local r = wake_first(self.recvq)
+    local r = self.recvq:wake_first()
     if r ~= nil then
         r.chan_val, r.chan_ok = v, true
         return true
@@ -428,7 +611,7 @@ function Channel:send(v, ctx)
     local t = self_task(2)
     t.chan_val, t.chan_ok = v, false
     repeat
-        local err = wait_on(self.sendq, t, ctx)
+        local err = self.sendq:wait(t, ctx)
         -- A handoff that raced a cancel has happened: it wins.
         if err ~= nil and not t.chan_ok then
             t.chan_val = nil
@@ -444,7 +627,7 @@ end
 
 -- A sender parked behind a full (or unbuffered) channel: take its value.
 local function take_sender(ch)
-    local s = wake_first(ch.sendq)
+    local s = ch.sendq:wake_first()
     local v = s.chan_val
     s.chan_val, s.chan_ok = nil, true
     return v
@@ -453,20 +636,21 @@ end
 -- recv([ctx]): v, true; nil, false once closed and drained; nil, false,
 -- err if ctx ends the wait first.
 function Channel:recv(ctx)
+    check_ctx(ctx, 1, "recv")
     if self.count > 0 then
         local v = shift(self)
-        if #self.sendq > 0 then
+        if self.sendq.n > 0 then
             push(self, take_sender(self))
         end
         return v, true
     end
-    if #self.sendq > 0 then
+    if self.sendq.n > 0 then
         return take_sender(self), true
     end
     local t = self_task(2)
     t.chan_ok = false
     while not self.closed do
-        local err = wait_on(self.recvq, t, ctx)
+        local err = self.recvq:wait(t, ctx)
         if err ~= nil and not t.chan_ok then
             return nil, false, err
         end
@@ -484,8 +668,8 @@ function Channel:close()
         error("close of closed channel", 2)
     end
     self.closed = true
-    wake_all(self.recvq)
-    wake_all(self.sendq)
+    self.recvq:wake_all()
+    self.sendq:wake_all()
 end
 
 -- wait_group(): Go's sync.WaitGroup.
@@ -493,18 +677,22 @@ local WaitGroup = {}
 WaitGroup.__index = WaitGroup
 
 function _M.wait_group()
-    return setmetatable({ count = 0, waiters = {} }, WaitGroup)
+    return setmetatable({ count = 0, waiters = _M.queue() }, WaitGroup)
 end
 
+-- add([n]): n (default 1) is a whole number, as Go's int delta.
 function WaitGroup:add(n)
     n = errors.number_arg(n or 1, 1, "add", 2)
+    if n % 1 ~= 0 then -- inf and nan too
+        error("bad argument #1 to 'add' (integer expected, got " .. tostring(n) .. ")", 2)
+    end
     local count = self.count + n
     if count < 0 then
         error("negative wait_group counter", 2)
     end
     self.count = count
     if count == 0 then
-        wake_all(self.waiters)
+        self.waiters:wake_all()
     end
 end
 
@@ -513,9 +701,10 @@ function WaitGroup:done()
 end
 
 function WaitGroup:wait(ctx)
+    check_ctx(ctx, 1, "wait")
     local t = self_task(2)
     while self.count > 0 do
-        local err = wait_on(self.waiters, t, ctx)
+        local err = self.waiters:wait(t, ctx)
         if err ~= nil then
             return nil, err
         end

@@ -47,14 +47,14 @@ local function delivered(entry)
     for cancel in pairs(entry.cancels) do
         cancel()
     end
-    entry.held = entry.kept and #entry.waiters == 0
-    sched.wake_all(entry.waiters)
+    entry.held = entry.kept and entry.waiters.n == 0
+    entry.waiters:wake_all()
 end
 
 local function watch(signum)
     local entry = watched[signum]
     if entry == nil then
-        entry = { cancels = {}, waiters = {} }
+        entry = { cancels = {}, waiters = sched.queue() }
         entry.op = sched.event(function()
             delivered(entry)
         end)
@@ -70,7 +70,7 @@ end
 
 local function unwatch_if_idle(signum)
     local entry = watched[signum]
-    if entry ~= nil and not entry.kept and next(entry.cancels) == nil and #entry.waiters == 0 then
+    if entry ~= nil and not entry.kept and next(entry.cancels) == nil and entry.waiters.n == 0 then
         C.lnet_signal_free(entry.w)
         sched.event_free(entry.op)
         watched[signum] = nil
@@ -125,6 +125,7 @@ end
 -- wait(sig [, ctx]): blocks the task until sig arrives.
 function _M.wait(sig, ctx)
     local signum = signum_of(sig, 1, "wait")
+    sched.check_ctx(ctx, 2, "wait")
     local t = sched.self_task(2)
     local entry = watch(signum)
     entry.kept = true
@@ -132,7 +133,7 @@ function _M.wait(sig, ctx)
         entry.held = false
         return signals.name(signum)
     end
-    local err = sched.wait_on(entry.waiters, t, ctx)
+    local err = entry.waiters:wait(t, ctx)
     if err ~= nil then
         return nil, err
     end

@@ -23,8 +23,26 @@ for name, n in pairs(by_name) do
     end
 end
 
--- number(sig): the number of a name ("SIGTERM", or "TERM") or of a signal
--- number (1 .. NSIG-1, the real-time ones too); nil for anything else.
+-- A real-time signal by the names name() gives and glibc's ("SIGRTMIN+2",
+-- "SIGRTMAX-1", without SIG too), or nil.
+local function realtime(sig)
+    local base, sign, off = (sig:match("^SIG(.*)$") or sig):match("^(RTM[AI][XN])([+-]?)(%d*)$")
+    if base == nil or (sign == "") ~= (off == "") then
+        return nil
+    end
+    local n = base == "RTMIN" and SIGRTMIN or SIGRTMAX
+    off = tonumber(off) or 0
+    if sign == "+" then
+        n = n + off
+    elseif sign == "-" then
+        n = n - off
+    end
+    return n >= SIGRTMIN and n <= SIGRTMAX and n or nil
+end
+
+-- number(sig): the number of a name ("SIGTERM", or "TERM"; "SIGRTMIN+2" for
+-- a real-time one) or of a signal number (1 .. NSIG-1, the real-time ones
+-- too); nil for anything else.
 function _M.number(sig)
     if type(sig) == "number" then
         return sig >= 1 and sig < NSIG and sig % 1 == 0 and sig or nil
@@ -32,7 +50,7 @@ function _M.number(sig)
     if type(sig) ~= "string" then
         return nil
     end
-    return by_name[sig] or by_name["SIG" .. sig]
+    return by_name[sig] or by_name["SIG" .. sig] or realtime(sig)
 end
 
 -- name(n): "SIGTERM" for 15; "SIGRTMIN+2" for a real-time signal.

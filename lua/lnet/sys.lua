@@ -11,10 +11,11 @@ ffi.cdef [[
 struct lnet_loop;
 struct lnet_conn;
 struct lnet_listener;
-struct lnet_copy { char *pending; size_t off, len; double written; int failed; };
 enum { LNET_OP_IDLE, LNET_OP_PARKED, LNET_OP_READY };
 /* A prefix of core/op.h's struct lnet_op: the fields Lua reads. */
-struct lnet_op { int id; int state; size_t progress; struct lnet_copy copy; };
+struct lnet_op { int id; int state; size_t progress; };
+/* core/copy.h's struct lnet_copy, whole: lnet.copy allocates it. */
+struct lnet_copy { const char *left; size_t left_len; double written; int failed; char *pending; };
 struct lnet_sockaddr { union { uint64_t align; char bytes[128]; } u; uint32_t len; };
 
 extern int lnet_sched_current_id;
@@ -66,8 +67,7 @@ int lnet_conn_shutdown(struct lnet_conn *c, int dir);
 int lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t);
 int lnet_conn_fd(const struct lnet_conn *c);
 
-void lnet_copy_start(struct lnet_op *op);
-int lnet_copy_step(struct lnet_op *op, struct lnet_conn *dst, struct lnet_conn *src);
+int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst, struct lnet_conn *src);
 void lnet_copy_release(struct lnet_copy *cp);
 
 struct lnet_listener *lnet_listener_open(struct lnet_loop *loop, int fd, const char *unlink_path);
@@ -120,6 +120,36 @@ local function find_core()
 end
 
 local C = find_core()
+
+-- check_layout(struct, fields, whole, enums): the FFI declaration of
+-- `struct` (its fields, its size too when whole) and the enum constants
+-- named must match what the core was compiled with (bindings/layout.c), or
+-- loading fails here instead of a field being read at the wrong offset.
+local function check_layout(struct, fields, whole, enums)
+    local layout, ctype = core.layout, "struct " .. struct
+    local function mismatch(what, ours, theirs)
+        error(("lnet: the FFI view of %s does not match the core (%s: %s here, %s in C)"):format(
+            ctype, what, tostring(ours), tostring(theirs)), 3)
+    end
+    for _, f in ipairs(fields) do
+        local ours, theirs = ffi.offsetof(ctype, f), layout[struct .. "." .. f]
+        if ours ~= theirs then
+            mismatch("field " .. f, ours, theirs)
+        end
+    end
+    if whole and ffi.sizeof(ctype) ~= layout["sizeof " .. struct] then
+        mismatch("size", ffi.sizeof(ctype), layout["sizeof " .. struct])
+    end
+    for _, name in ipairs(enums or {}) do
+        if C[name] ~= layout[name] then
+            mismatch(name, C[name], layout[name])
+        end
+    end
+end
+
+check_layout("lnet_op", { "id", "state", "progress" }, false, { "LNET_OP_IDLE", "LNET_OP_PARKED", "LNET_OP_READY" })
+check_layout("lnet_copy", { "left", "left_len", "written", "failed", "pending" }, true)
+check_layout("lnet_sockaddr", { "u", "len" }, true)
 local loop = C.lnet_loop_default()
 if loop == nil then
     error("lnet: cannot create the event loop")
@@ -130,6 +160,7 @@ for _, e in ipairs(core.errno) do
 end
 
 local _M = {
+    check_layout = check_layout,
     C = C,
     loop = loop,
     rbuf = C.lnet_loop_rbuf(loop),

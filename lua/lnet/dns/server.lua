@@ -28,7 +28,7 @@ local C = sys.C
 local type, error, pcall, setmetatable, tostring, pairs = type, error, pcall, setmetatable, tostring, pairs
 local char, format = string.char, string.format
 local floor, move = math.floor, table.move
-local go_in, self_task, wait_on, wake_first = sched.go_in, sched.self_task, sched.wait_on, sched.wake_first
+local go_in, self_task, queue = sched.go_in, sched.self_task, sched.queue
 local decode_msg, build, formerr = decode.decode, reply.build, reply.formerr
 local ErrClosed = errors.ErrClosed
 
@@ -54,7 +54,7 @@ function Server:leave(t)
     if self.live_of[t] then
         self.live_of[t] = nil
         self.live = self.live - 1
-        wake_first(self.slot_waiters)
+        self.slot_waiters:wake_first()
     end
 end
 
@@ -63,7 +63,7 @@ end
 function Server:start_query(fn, ...)
     local t = self_task(2)
     while self.live >= MAX_LIVE do
-        if wait_on(self.slot_waiters, t) ~= nil then
+        if self.slot_waiters:wait(t) ~= nil then
             return false
         end
     end
@@ -154,7 +154,7 @@ local function serve_tcp_query(self, c, data, from, pending)
     end
     pending.n = pending.n - 1
     if pending.n == 0 and pending.waiter ~= nil then
-        wake_first(pending.waiter)
+        pending.waiter:wake_first()
     end
 end
 
@@ -187,8 +187,8 @@ local function serve_tcp_conn(self, c)
     end
     local t = self_task(1)
     while pending.n > 0 do
-        pending.waiter = pending.waiter or {}
-        if wait_on(pending.waiter, t) ~= nil then
+        pending.waiter = pending.waiter or queue()
+        if pending.waiter:wait(t) ~= nil then
             break
         end
     end
@@ -264,7 +264,7 @@ function _M.server(opts)
     end
     local self = setmetatable({
         udp = udp, ln = ln, handler = handler,
-        tasks = {}, live = 0, live_of = {}, slot_waiters = {}, log = {},
+        tasks = {}, live = 0, live_of = {}, slot_waiters = queue(), log = {},
     }, Server)
     self:spawn(read_udp, self)
     if ln ~= nil then

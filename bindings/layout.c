@@ -1,0 +1,71 @@
+/*
+ * The layout of the core's structs and enums as this compiler laid them
+ * out, for the Lua side's FFI declarations to be checked against: LuaJIT
+ * cannot read a C header, so lua/lnet/ declares the structs it touches
+ * again, and a field moved in core/ without its mirror would be read at the
+ * wrong offset, silently. lnet.sys checks every mirror when it loads, and
+ * the build runs that check (CMakeLists.txt), so a mismatch fails the build.
+ *
+ * Keys: "struct.field" (offset), "sizeof struct" (size) and enum names.
+ */
+#include <stddef.h>
+
+#include <lua.h>
+
+#include "addr.h"
+#include "copy.h"
+#include "layout.h"
+#include "op.h"
+#include "process.h"
+
+static void set(lua_State *L, const char *key, size_t value) {
+    lua_pushinteger(L, (lua_Integer)value);
+    lua_setfield(L, -2, key);
+}
+
+#define FIELD(type, f) set(L, #type "." #f, offsetof(struct type, f))
+#define SIZE(type)     set(L, "sizeof " #type, sizeof(struct type))
+#define CONST(name)    set(L, #name, (size_t)(name))
+
+void lnet_layout_push(lua_State *L) {
+    lua_newtable(L);
+    /* lua/lnet/sys.lua */
+    FIELD(lnet_op, id);
+    FIELD(lnet_op, state);
+    FIELD(lnet_op, progress);
+    CONST(LNET_OP_IDLE);
+    CONST(LNET_OP_PARKED);
+    CONST(LNET_OP_READY);
+    FIELD(lnet_copy, left);
+    FIELD(lnet_copy, left_len);
+    FIELD(lnet_copy, written);
+    FIELD(lnet_copy, failed);
+    FIELD(lnet_copy, pending);
+    SIZE(lnet_copy);
+    FIELD(lnet_sockaddr, u);
+    FIELD(lnet_sockaddr, len);
+    SIZE(lnet_sockaddr);
+    /* lua/lnet/process.lua */
+    FIELD(lnet_spawn, argv);
+    FIELD(lnet_spawn, envp);
+    FIELD(lnet_spawn, dir);
+    FIELD(lnet_spawn, stdio);
+    FIELD(lnet_spawn, files);
+    FIELD(lnet_spawn, nfiles);
+    FIELD(lnet_spawn, pipes);
+    FIELD(lnet_spawn, failed_step);
+    SIZE(lnet_spawn);
+    FIELD(lnet_process, pid);
+    FIELD(lnet_process, state);
+    FIELD(lnet_process, code);
+    FIELD(lnet_process, signal);
+    CONST(LNET_PROCESS_NEW);
+    CONST(LNET_PROCESS_RUNNING);
+    CONST(LNET_PROCESS_EXITED);
+    CONST(LNET_PROCESS_RELEASED);
+    CONST(LNET_STDIO_INHERIT);
+    CONST(LNET_STDIO_NULL);
+    CONST(LNET_STDIO_PIPE);
+    CONST(LNET_SPAWN_EXEC);
+    CONST(LNET_SPAWN_CHDIR);
+}

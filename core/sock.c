@@ -1,0 +1,35 @@
+#include <stdlib.h>
+
+#include "fd.h"
+#include "sock.h"
+
+void *lnet_sock_new(size_t size, struct lnet_loop *loop, int fd,
+                    void (*close)(struct lnet_handle *)) {
+    struct lnet_sock *s = calloc(1, size);
+    if (s == NULL) {
+        lnet_fd_close(&fd);
+        return NULL;
+    }
+    s->fd = fd;
+    lnet_side_init(&s->rd, loop, fd, EV_READ);
+    lnet_side_init(&s->wr, loop, fd, EV_WRITE);
+    s->h.close = close;
+    lnet_handle_link(loop, &s->h);
+    return s;
+}
+
+lnet_err_t lnet_sock_close(struct lnet_sock *s) {
+    if (s->fd < 0) return -LNET_ECLOSED;
+    lnet_handle_unlink(&s->h);
+    lnet_side_close(&s->rd);
+    lnet_side_close(&s->wr);
+    lnet_fd_close(&s->fd);
+    return 0;
+}
+
+lnet_err_t lnet_sock_set_deadline(struct lnet_sock *s, int dirs, double t) {
+    if (s->fd < 0) return -LNET_ECLOSED;
+    if (dirs & LNET_READ) lnet_side_set_deadline(&s->rd, t);
+    if (dirs & LNET_WRITE) lnet_side_set_deadline(&s->wr, t);
+    return 0;
+}
