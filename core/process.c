@@ -190,6 +190,25 @@ static lnet_err_t open_stdio(struct lnet_spawn *s, int *fd, int *theirs, int *de
 #define CHILD_STACK (256 * 1024)
 
 /*
+ * Special problem of AddressSanitizer: the child's frames poison the shadow
+ * of its stack (redzones around its locals) and nothing unpoisons it, since
+ * those frames never return. Once unmapped, the range is mmap's to hand out
+ * again (LuaJIT's heap), and a later write there is taken for a stack
+ * overflow. So the shadow is cleared before the unmap.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+static void unpoison_stack(char *stack, size_t size) {
+    ASAN_UNPOISON_MEMORY_REGION(stack, size);
+}
+#else
+static void unpoison_stack(char *stack, size_t size) {
+    (void)stack;
+    (void)size;
+}
+#endif
+
+/*
  * Special problem of fork: it copies the page tables of the whole process,
  * the LuaJIT heap included, so its cost grows with the heap and the loop
  * stalls for it. So the child is a clone that shares our memory and runs on
@@ -222,6 +241,7 @@ static lnet_err_t fork_exec(struct lnet_spawn *s, int *fd, int n, pid_t *pid) {
     *pid = clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
     if (*pid < 0) rc = -errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    unpoison_stack(stack, CHILD_STACK);
     munmap(stack, CHILD_STACK);
     lnet_fd_close(&report[1]);
     if (rc == 0) {
