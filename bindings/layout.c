@@ -7,16 +7,19 @@
  * the build runs that check (CMakeLists.txt), so a mismatch fails the build.
  *
  * Keys: "struct.field" (offset), "sizeof struct" (size) and enum names.
+ * (bench/idle.lua reads the sizes too, for its breakdown of an idle conn.)
  */
 #include <stddef.h>
 
 #include <lua.h>
 
 #include "addr.h"
+#include "conn.h"
 #include "copy.h"
 #include "layout.h"
 #include "op.h"
 #include "process.h"
+#include "waitq.h"
 
 static void set(lua_State *L, const char *key, size_t value) {
     lua_pushinteger(L, (lua_Integer)value);
@@ -36,6 +39,10 @@ void lnet_layout_push(lua_State *L) {
     CONST(LNET_OP_IDLE);
     CONST(LNET_OP_PARKED);
     CONST(LNET_OP_READY);
+    FIELD(lnet_waitq, head);
+    FIELD(lnet_waitq, tail);
+    FIELD(lnet_waitq, n);
+    SIZE(lnet_waitq);
     FIELD(lnet_copy, left);
     FIELD(lnet_copy, left_len);
     FIELD(lnet_copy, written);
@@ -68,4 +75,10 @@ void lnet_layout_push(lua_State *L) {
     CONST(LNET_STDIO_PIPE);
     CONST(LNET_SPAWN_EXEC);
     CONST(LNET_SPAWN_CHDIR);
+    /* bench/idle.lua's breakdown of an idle conn */
+    SIZE(lnet_conn);
+    SIZE(lnet_side);
+    SIZE(lnet_op);
+    set(L, "sizeof ev_io", sizeof(ev_io));
+    set(L, "sizeof ev_timer", sizeof(ev_timer));
 }

@@ -11,10 +11,16 @@ static void close_handle(struct lnet_handle *h) {
     lnet_sock_close(LNET_CONTAINER_OF(h, struct lnet_sock, h));
 }
 
-struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd) {
+struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd, int net) {
     struct lnet_conn *c = lnet_sock_new(sizeof *c, loop, fd, close_handle);
-    if (c != NULL) c->is_socket = 1; /* until a call says ENOTSOCK: no fstat per accept */
+    if (c == NULL) return NULL;
+    c->is_socket = 1; /* until a call says ENOTSOCK: no fstat per accept */
+    c->net = (unsigned char)net;
     return c;
+}
+
+int lnet_conn_net(const struct lnet_conn *c) {
+    return c->net;
 }
 
 void lnet_conn_free(struct lnet_conn *c) {
@@ -26,7 +32,7 @@ void lnet_conn_free(struct lnet_conn *c) {
 void lnet_conn_keep_peer(struct lnet_conn *c, const struct lnet_sockaddr *a) {
     if (a->len > sizeof c->peer) return; /* a unix peer: the kernel keeps it */
     memcpy(&c->peer, &a->u, a->len);
-    c->peer_len = a->len;
+    c->peer_len = (unsigned char)a->len;
 }
 
 lnet_err_t lnet_conn_peer(const struct lnet_conn *c, struct lnet_sockaddr *out) {

@@ -17,19 +17,22 @@
 
 struct lnet_conn {
     struct lnet_sock s;
-    int is_socket;  /* send/recv; 0 once a call said ENOTSOCK: write/read (pipes) */
-    int connecting; /* a connect(2) is in flight */
+    unsigned char is_socket;  /* send/recv; 0 once a call said ENOTSOCK: write/read (pipes) */
+    unsigned char connecting; /* a connect(2) is in flight */
+    unsigned char net;        /* the binding's name for the network (tcp, unix, ...) */
+    unsigned char peer_len;   /* the size of peer; 0: none kept */
     /* An accepted IP conn's peer as accept(2) named it: once the peer has
      * reset, getpeername(2) fails, and errors must still name it. */
     union {
         struct sockaddr_in in;
         struct sockaddr_in6 in6;
     } peer;
-    socklen_t peer_len; /* 0: none kept */
 };
 
-/* Takes ownership of fd (closing it if the conn cannot be made). */
-struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd);
+/* Takes ownership of fd (closing it if the conn cannot be made); net is the
+ * binding's name for its network, kept for it (lnet_conn_net). */
+struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd, int net);
+int lnet_conn_net(const struct lnet_conn *c);
 /* The binding's finalizer: closes if still open, then frees. */
 void lnet_conn_free(struct lnet_conn *c);
 

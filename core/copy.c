@@ -49,7 +49,7 @@ static int write_fresh(struct lnet_copy *cp, struct lnet_op *op, struct lnet_con
 
 int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst,
                    struct lnet_conn *src) {
-    char *rbuf = lnet_loop_rbuf(src->s.rd.loop);
+    char *rbuf = lnet_loop_rbuf(src->s.loop);
     for (;;) {
         int n, rc;
         if (cp->left_len > 0 && (rc = write_left(cp, op, dst)) != 0) return rc;

@@ -17,6 +17,7 @@ struct lnet_loop *lnet_loop_default(void) {
         return NULL;
     }
     loop->handles.prev = loop->handles.next = &loop->handles;
+    lnet_timers_init(&loop->timers);
     /* A peer that goes away must be an EPIPE from write, not a dead process. */
     signal(SIGPIPE, SIG_IGN);
     default_loop = loop;
@@ -52,18 +53,6 @@ int lnet_loop_ready_next(struct lnet_loop *loop) {
     lnet_op_unready(op);
     op->state = LNET_OP_IDLE;
     return op->id;
-}
-
-void lnet_loop_timer_at(struct lnet_loop *loop, ev_timer *w, double at) {
-    ev_timer_stop(loop->ev, w);
-    ev_timer_set(w, at - lnet_now(), 0.);
-    ev_timer_start(loop->ev, w);
-}
-
-int lnet_loop_timer_due(struct lnet_loop *loop, ev_timer *w, double at) {
-    if (at <= lnet_now()) return 1;
-    lnet_loop_timer_at(loop, w, at);
-    return 0;
 }
 
 void lnet_handle_link(struct lnet_loop *loop, struct lnet_handle *h) {

@@ -16,6 +16,7 @@
 #include <ev.h>
 
 #include "errors.h"
+#include "timers.h"
 
 /* The struct that holds member m at p: watchers live inside their owners. */
 #define LNET_CONTAINER_OF(p, type, m) ((type *)(void *)((char *)(p)-offsetof(type, m)))
@@ -39,6 +40,7 @@ struct lnet_loop {
     struct ev_loop *ev;
     struct lnet_op *ready_head, *ready_tail;
     struct lnet_handle handles; /* sentinel of a circular list */
+    struct lnet_timers timers;  /* the deadlines of waiting ops */
     char rbuf[LNET_RBUF_SIZE];
 };
 
@@ -64,17 +66,6 @@ int lnet_loop_poll(struct lnet_loop *loop, int block);
  * returned to LuaJIT is a boxed cdata, an allocation per resume.
  */
 int lnet_loop_ready_next(struct lnet_loop *loop);
-
-/*
- * Arms the one-shot timer w to fire at absolute time `at` (lnet_now()
- * seconds). Special problem of libev's clock: it measures from its cached
- * loop time, which can lag ours, so a timer may fire a little early by
- * lnet_now(). Every timer callback therefore asks lnet_loop_timer_due,
- * which says whether `at` has really come and, if not, re-arms w for the
- * rest (ev.pod, "Be smart about timeouts").
- */
-void lnet_loop_timer_at(struct lnet_loop *loop, ev_timer *w, double at);
-int lnet_loop_timer_due(struct lnet_loop *loop, ev_timer *w, double at);
 
 void lnet_handle_link(struct lnet_loop *loop, struct lnet_handle *h);
 void lnet_handle_unlink(struct lnet_handle *h);

@@ -3,13 +3,7 @@
 #include "loop.h"
 #include "op.h"
 #include "side.h"
-
-static void sleep_cb(struct ev_loop *ev, ev_timer *w, int revents) {
-    struct lnet_op *op = LNET_CONTAINER_OF(w, struct lnet_op, timer);
-    (void)revents;
-    (void)ev;
-    if (lnet_loop_timer_due(op->loop, w, op->wake_at)) lnet_op_wake(op);
-}
+#include "waitq.h"
 
 struct lnet_op *lnet_op_new(struct lnet_loop *loop, int id) {
     struct lnet_op *op = calloc(1, sizeof *op);
@@ -17,7 +11,6 @@ struct lnet_op *lnet_op_new(struct lnet_loop *loop, int id) {
     op->id = id;
     op->state = LNET_OP_IDLE;
     op->loop = loop;
-    ev_init(&op->timer, sleep_cb);
     return op;
 }
 
@@ -34,6 +27,7 @@ void lnet_op_park(struct lnet_op *op) {
 void lnet_op_wake(struct lnet_op *op) {
     struct lnet_loop *loop = op->loop;
     if (op->state != LNET_OP_PARKED) return;
+    lnet_timers_clear(&loop->timers, op);
     op->state = LNET_OP_READY;
     op->ready_next = NULL;
     op->ready_prev = loop->ready_tail;
@@ -57,19 +51,25 @@ void lnet_op_unready(struct lnet_op *op) {
     op->ready_prev = op->ready_next = NULL;
 }
 
-void lnet_op_sleep(struct lnet_op *op, double t) {
-    op->wake_at = t;
-    lnet_loop_timer_at(op->loop, &op->timer, t);
-    lnet_op_park(op);
+lnet_err_t lnet_op_wake_at(struct lnet_op *op, double t) {
+    return lnet_timers_set(&op->loop->timers, op, t);
+}
+
+lnet_err_t lnet_op_sleep(struct lnet_op *op, double t) {
+    lnet_err_t rc = lnet_op_wake_at(op, t);
+    if (rc == 0) lnet_op_park(op);
+    return rc;
 }
 
 void lnet_op_sleep_stop(struct lnet_op *op) {
-    ev_timer_stop(op->loop->ev, &op->timer);
+    lnet_timers_clear(&op->loop->timers, op);
 }
 
 void lnet_op_abandon(struct lnet_op *op) {
     if (op->side != NULL) lnet_side_leave(op->side, op);
-    ev_timer_stop(op->loop->ev, &op->timer);
+    lnet_waitq_remove(op);
+    lnet_waitq_unwatch(op);
+    lnet_op_sleep_stop(op);
     if (op->state == LNET_OP_READY) lnet_op_unready(op);
     op->state = LNET_OP_IDLE;
 }

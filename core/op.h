@@ -10,7 +10,17 @@
  * not learn why: it calls again and the call re-reads the state it waits on.
  *
  * Apart from its state, an op may stand in one side's FIFO (struct
- * lnet_side): the head of that queue is the call in flight, parked or not.
+ * lnet_side; the head of that queue is the call in flight, parked or not)
+ * or in one wait queue (struct lnet_waitq), through the same links, and be
+ * watched by one more queue (a context's) while it waits.
+ *
+ * The op's deadline is what ends its wait in time: an lnet.sleep, or the
+ * deadline of the side it waits on (an op waits on one thing at a time, so
+ * a conn needs no timer of its own). It is a slot in the loop's timer heap
+ * (timers.h), not a timer of the op's own. Any wake clears it: the woken
+ * call sets it again if it waits again, so no stale deadline can end a
+ * later, unrelated wait.
+ *
  * An op is state, queue links and a timer, nothing of any one call: what a
  * call keeps across its parks (lnet.copy's buffer) lives in an object of
  * that call's own.
@@ -19,12 +29,14 @@
 #define LNET_OP_H
 
 #include <stddef.h>
-#include <ev.h>
+
+#include "errors.h"
 
 enum { LNET_OP_IDLE, LNET_OP_PARKED, LNET_OP_READY };
 
 struct lnet_loop;
 struct lnet_side;
+struct lnet_waitq;
 
 struct lnet_op {
     /* The fields the binding reads come first, so its FFI view is a prefix
@@ -36,10 +48,13 @@ struct lnet_op {
     struct lnet_loop *loop;
     struct lnet_op *ready_prev, *ready_next; /* links in the ready queue */
     struct lnet_side *side;                  /* whose FIFO the op stands in, or NULL */
-    struct lnet_op *q_prev, *q_next;         /* links in that FIFO */
+    struct lnet_waitq *waitq;                /* or which wait queue, or NULL */
+    struct lnet_op *q_prev, *q_next;         /* links in that FIFO or queue */
+    struct lnet_waitq *watcher;              /* the queue watching the wait, or NULL */
+    struct lnet_op *w_prev, *w_next;         /* links in the watcher */
     unsigned streak;                         /* calls completed in a row without parking */
-    ev_timer timer;                          /* lnet.sleep: a task sleeps on its own op */
-    double wake_at;                          /* when that sleep ends (lnet_now() time) */
+    int timer_slot;                          /* in the loop's timer heap (timers.c), or 0 */
+    double wake_at;                          /* the deadline there: an lnet_now() time */
 };
 
 struct lnet_op *lnet_op_new(struct lnet_loop *loop, int id);
@@ -48,19 +63,24 @@ void lnet_op_free(struct lnet_op *op);
 
 /* IDLE -> PARKED: the caller is about to yield. */
 void lnet_op_park(struct lnet_op *op);
-/* PARKED -> READY and onto the ready queue; anything else: no-op. */
+/* PARKED -> READY and onto the ready queue, its deadline cleared; anything
+ * else: no-op. */
 void lnet_op_wake(struct lnet_op *op);
 /* Takes a READY op off the ready queue, leaving its state to the caller. */
 void lnet_op_unready(struct lnet_op *op);
 
+/* op's wait ends at t (an lnet_now() time) unless something wakes it
+ * first: its deadline. 0, or -ENOMEM when the heap cannot grow. */
+lnet_err_t lnet_op_wake_at(struct lnet_op *op, double t);
 /* Parks op until lnet_now() >= t (or another waker comes first). */
-void lnet_op_sleep(struct lnet_op *op, double t);
-/* Stops the sleep timer: after any wake of a sleeping op. */
+lnet_err_t lnet_op_sleep(struct lnet_op *op, double t);
+/* Clears the deadline: the wait no longer has one. */
 void lnet_op_sleep_stop(struct lnet_op *op);
 
 /*
  * The call owning op gives up (its task was cancelled, or is dropped): leave
- * the FIFO, stop the timer, and back to IDLE even if already woken.
+ * the FIFO or queue and any watcher, clear the deadline, and back to IDLE
+ * even if already woken.
  */
 void lnet_op_abandon(struct lnet_op *op);
 

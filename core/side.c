@@ -4,58 +4,49 @@
 #include "op.h"
 #include "side.h"
 
-static void wake_head(struct lnet_side *s) {
-    if (s->head != NULL) lnet_op_wake(s->head);
-}
-
 /* The io watcher stops counting as a loop reference: no call is parked on it. */
-static void release_io(struct lnet_side *s) {
+static void release_io(struct lnet_side *s, struct ev_loop *ev) {
     if (!s->held) return;
     s->held = 0;
-    ev_unref(s->loop->ev);
+    ev_unref(ev);
 }
 
 /* libev asks that an unref'ed watcher be ref'ed again before it stops. */
-static void stop_io(struct lnet_side *s) {
+static void stop_io(struct lnet_side *s, struct ev_loop *ev) {
     if (!ev_is_active(&s->io)) return;
-    if (!s->held) ev_ref(s->loop->ev);
+    if (!s->held) ev_ref(ev);
     s->held = 0;
-    ev_io_stop(s->loop->ev, &s->io);
+    ev_io_stop(ev, &s->io);
 }
 
 static void io_cb(struct ev_loop *ev, ev_io *w, int revents) {
     struct lnet_side *s = LNET_CONTAINER_OF(w, struct lnet_side, io);
-    (void)ev;
     (void)revents;
     s->maybe_ready = 1;
     if (s->head != NULL && s->head->state == LNET_OP_PARKED) {
         lnet_op_wake(s->head);
-        release_io(s);
+        release_io(s, ev);
     } else {
-        stop_io(s); /* the lazy stop: no one is waiting */
+        stop_io(s, ev); /* the lazy stop: no one is waiting */
     }
 }
 
-static void arm_timer(struct lnet_side *s) {
+/*
+ * The parked head's deadline, at the side's. Should the timer heap be out
+ * of memory, the wait is ended at once: the call finds its deadline has not
+ * passed and waits again, so a deadline is never lost, only polled.
+ */
+static void arm_deadline(struct lnet_side *s, struct lnet_op *op) {
     if (s->deadline == HUGE_VAL)
-        ev_timer_stop(s->loop->ev, &s->timer);
-    else
-        lnet_loop_timer_at(s->loop, &s->timer, s->deadline);
+        lnet_op_sleep_stop(op);
+    else if (lnet_op_wake_at(op, s->deadline) < 0)
+        lnet_op_wake(op);
 }
 
-static void timer_cb(struct ev_loop *ev, ev_timer *w, int revents) {
-    struct lnet_side *s = LNET_CONTAINER_OF(w, struct lnet_side, timer);
-    (void)ev;
-    (void)revents;
-    if (lnet_loop_timer_due(s->loop, w, s->deadline)) wake_head(s);
-}
-
-void lnet_side_init(struct lnet_side *s, struct lnet_loop *loop, int fd, int events) {
+void lnet_side_init(struct lnet_side *s, int fd, int events) {
     ev_io_init(&s->io, io_cb, fd, events);
-    ev_init(&s->timer, timer_cb);
     s->deadline = HUGE_VAL;
     s->head = s->tail = NULL;
-    s->loop = loop;
     s->maybe_ready = 1;
     s->held = 0;
 }
@@ -79,7 +70,7 @@ lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op) {
         lnet_op_park(op);
         return -LNET_EAGAIN;
     }
-    release_io(s); /* the head runs: it is parked on nothing */
+    release_io(s, op->loop->ev); /* the head runs: it is parked on nothing */
     if (++op->streak > LNET_FAIR_STREAK) {
         op->streak = 0;
         lnet_op_park(op);
@@ -94,7 +85,7 @@ lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op) {
 }
 
 lnet_err_t lnet_side_wait(struct lnet_side *s, struct lnet_op *op) {
-    struct ev_loop *ev = s->loop->ev;
+    struct ev_loop *ev = op->loop->ev;
     s->maybe_ready = 0;
     op->streak = 0;
     if (!ev_is_active(&s->io)) {
@@ -103,8 +94,8 @@ lnet_err_t lnet_side_wait(struct lnet_side *s, struct lnet_op *op) {
         ev_ref(ev);
     }
     s->held = 1;
-    if (s->deadline != HUGE_VAL && !ev_is_active(&s->timer)) arm_timer(s);
     lnet_op_park(op);
+    if (s->deadline != HUGE_VAL) arm_deadline(s, op);
     return -LNET_EAGAIN;
 }
 
@@ -122,26 +113,23 @@ void lnet_side_leave(struct lnet_side *s, struct lnet_op *op) {
     op->side = NULL;
     op->q_prev = op->q_next = NULL;
     if (!was_head) return;
-    release_io(s);
-    if (s->head == NULL)
-        ev_timer_stop(s->loop->ev, &s->timer);
-    else
-        lnet_op_wake(s->head); /* its turn: it calls again */
+    release_io(s, op->loop->ev);
+    if (s->head != NULL) lnet_op_wake(s->head); /* its turn: it calls again */
 }
 
 void lnet_side_set_deadline(struct lnet_side *s, double t) {
+    struct lnet_op *head = s->head;
     s->deadline = t;
-    if (s->head == NULL) return;
-    if (s->head->state == LNET_OP_PARKED && t <= lnet_now())
-        lnet_op_wake(s->head);
+    if (head == NULL || head->state != LNET_OP_PARKED) return;
+    if (t <= lnet_now())
+        lnet_op_wake(head);
     else
-        arm_timer(s);
+        arm_deadline(s, head);
 }
 
-void lnet_side_close(struct lnet_side *s) {
+void lnet_side_close(struct lnet_side *s, struct lnet_loop *loop) {
     struct lnet_op *op = s->head;
-    stop_io(s);
-    ev_timer_stop(s->loop->ev, &s->timer);
+    stop_io(s, loop->ev);
     /* Detach the whole FIFO first: a woken call must find it empty. */
     s->head = s->tail = NULL;
     while (op != NULL) {

@@ -5,10 +5,12 @@
  *
  * The head of the FIFO is the call in flight; the others are parked until
  * it leaves, which is what keeps each call's bytes contiguous. The head
- * parks on readiness, the deadline timer, or close; any of them wakes it and
- * it calls again. The deadline is absolute (lnet_now() seconds, HUGE_VAL for
+ * parks on readiness, the deadline, or close; any of them wakes it and it
+ * calls again. The deadline is absolute (lnet_now() seconds, HUGE_VAL for
  * none), stays until changed, and is checked on every entry, so a past
- * deadline fails the next call at once even when data is buffered.
+ * deadline fails the next call at once even when data is buffered. Only a
+ * parked head waits for it, on its op's own timer (op.h), so a side holds
+ * no timer.
  *
  * Special problem of level-triggered readiness: a watcher left on while no
  * call waits would fire on every iteration; stopping it after each wake would
@@ -34,15 +36,13 @@ struct lnet_op;
 
 struct lnet_side {
     ev_io io;
-    ev_timer timer;
     double deadline;             /* absolute; HUGE_VAL: none */
     struct lnet_op *head, *tail; /* the FIFO */
-    struct lnet_loop *loop;
-    int maybe_ready; /* try the syscall before parking */
-    int held;        /* io counts as a loop reference: a call is parked on it */
+    int maybe_ready;             /* try the syscall before parking */
+    int held;                    /* io counts as a loop reference: a call is parked on it */
 };
 
-void lnet_side_init(struct lnet_side *s, struct lnet_loop *loop, int fd, int events);
+void lnet_side_init(struct lnet_side *s, int fd, int events);
 
 /*
  * A task whose calls never block would never yield (a copy between two busy
@@ -67,11 +67,11 @@ lnet_err_t lnet_side_wait(struct lnet_side *s, struct lnet_op *op);
  * (woken only when op was the head; one behind others changes nothing). */
 void lnet_side_leave(struct lnet_side *s, struct lnet_op *op);
 
-/* Stores t and re-arms (or fires) the timer of the call in flight, parked
- * or already woken (a woken call that parks again must see the new time). */
+/* Stores t and moves (or fires) the deadline of the call in flight if it is
+ * parked; a call already woken arms the new time if it parks again. */
 void lnet_side_set_deadline(struct lnet_side *s, double t);
 
-/* Stops the watchers and wakes every call: each will find the fd closed. */
-void lnet_side_close(struct lnet_side *s);
+/* Stops the watcher and wakes every call: each will find the fd closed. */
+void lnet_side_close(struct lnet_side *s, struct lnet_loop *loop);
 
 #endif

@@ -11,8 +11,9 @@ void *lnet_sock_new(size_t size, struct lnet_loop *loop, int fd,
         return NULL;
     }
     s->fd = fd;
-    lnet_side_init(&s->rd, loop, fd, EV_READ);
-    lnet_side_init(&s->wr, loop, fd, EV_WRITE);
+    s->loop = loop;
+    lnet_side_init(&s->rd, fd, EV_READ);
+    lnet_side_init(&s->wr, fd, EV_WRITE);
     s->h.close = close;
     lnet_handle_link(loop, &s->h);
     return s;
@@ -21,8 +22,8 @@ void *lnet_sock_new(size_t size, struct lnet_loop *loop, int fd,
 lnet_err_t lnet_sock_close(struct lnet_sock *s) {
     if (s->fd < 0) return -LNET_ECLOSED;
     lnet_handle_unlink(&s->h);
-    lnet_side_close(&s->rd);
-    lnet_side_close(&s->wr);
+    lnet_side_close(&s->rd, s->loop);
+    lnet_side_close(&s->wr, s->loop);
     lnet_fd_close(&s->fd);
     return 0;
 }

@@ -21,8 +21,9 @@ enum { LNET_READ = 1, LNET_WRITE = 2 };
 
 struct lnet_sock {
     struct lnet_handle h;
-    int fd;
+    struct lnet_loop *loop;
     struct lnet_side rd, wr;
+    int fd;
 };
 
 /*

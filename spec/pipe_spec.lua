@@ -1013,8 +1013,8 @@ describe("lnet.pipe", function()
             end
             for _, d in ipairs({ c1.rx, c1.tx }) do
                 assert.is_nil(d.w)
-                assert.are.equal(0, #d.rq)
-                assert.are.equal(0, #d.wq)
+                assert.are.equal(0, d.rq.n)
+                assert.are.equal(0, d.wq.n)
             end
             c1:close()
             c2:close()

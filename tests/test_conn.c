@@ -15,7 +15,7 @@ int main(void) {
     char *buf = lnet_loop_rbuf(loop);
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
-    struct lnet_conn *a = lnet_conn_open(loop, sv[0]), *b = lnet_conn_open(loop, sv[1]);
+    struct lnet_conn *a = lnet_conn_open(loop, sv[0], 0), *b = lnet_conn_open(loop, sv[1], 0);
     CHECK(lnet_loop_handle_count(loop) == 2);
 
     op->progress = 0;

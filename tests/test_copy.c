@@ -29,8 +29,8 @@ static void pair(struct lnet_loop *loop, struct lnet_conn **a, struct lnet_conn 
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
     if (sndbuf > 0) setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    *a = lnet_conn_open(loop, sv[0]);
-    *b = lnet_conn_open(loop, sv[1]);
+    *a = lnet_conn_open(loop, sv[0], 0);
+    *b = lnet_conn_open(loop, sv[1], 0);
 }
 
 /* Fills src's peer with n patterned bytes, as much as fits. */

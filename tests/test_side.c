@@ -102,7 +102,7 @@ static void test_idle_watcher(struct lnet_loop *loop, struct lnet_side *s, struc
     CHECK(lnet_loop_poll(loop, 0) == 1);
     lnet_op_abandon(a);
     CHECK(lnet_loop_poll(loop, 1) == 0);
-    lnet_side_close(s);
+    lnet_side_close(s, loop);
     CHECK(!ev_is_active(&s->io));
     CHECK(lnet_loop_poll(loop, 1) == 0);
 }
@@ -113,7 +113,7 @@ static void test_close(struct lnet_loop *loop, struct lnet_side *s, struct lnet_
     CHECK(lnet_side_enter(s, a) == 0);
     CHECK(lnet_side_wait(s, a) == -LNET_EAGAIN);
     CHECK(lnet_side_enter(s, b) == -LNET_EAGAIN);
-    lnet_side_close(s);
+    lnet_side_close(s, loop);
     CHECK(lnet_loop_ready_next(loop) == a->id);
     CHECK(lnet_loop_ready_next(loop) == b->id);
     CHECK(s->head == NULL && a->side == NULL && b->side == NULL);
@@ -125,14 +125,14 @@ int main(void) {
     struct lnet_op *a = lnet_op_new(loop, 1), *b = lnet_op_new(loop, 2);
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    lnet_side_init(&s, loop, sv[0], EV_READ);
+    lnet_side_init(&s, sv[0], EV_READ);
 
     test_fifo(loop, &s, a, b);
     test_leave_behind(loop, &s, a, b);
     test_deadlines(loop, &s, a);
     test_shortened_while_ready(loop, &s, a);
     test_idle_watcher(loop, &s, a, sv[1], sv[0]);
-    lnet_side_init(&s, loop, sv[0], EV_READ);
+    lnet_side_init(&s, sv[0], EV_READ);
     test_close(loop, &s, a, b);
 
     lnet_op_free(a);

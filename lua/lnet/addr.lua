@@ -257,16 +257,27 @@ local function addr_error(msg, addr)
     return nil, errors.AddrError(msg, addr)
 end
 
--- JoinHostPort: brackets for hosts with a colon (IPv6 literals).
+-- JoinHostPort: brackets for hosts with a colon (IPv6 literals). The port
+-- is a string, as Go's, or a number.
 function _M.join_host_port(host, port)
+    if type(host) ~= "string" then
+        error("bad argument #1 to 'join_host_port' (string expected, got " .. type(host) .. ")", 2)
+    end
+    if type(port) ~= "string" and type(port) ~= "number" then
+        error("bad argument #2 to 'join_host_port' (string or number expected, got " .. type(port) .. ")", 2)
+    end
     if find(host, ":", 1, true) then
         return "[" .. host .. "]:" .. port
     end
     return host .. ":" .. port
 end
 
--- SplitHostPort, with Go's errors and their texts.
+-- SplitHostPort, with Go's errors and their texts: host, port (strings), or
+-- nil and an AddrError.
 function _M.split_host_port(hostport)
+    if type(hostport) ~= "string" then
+        error("bad argument #1 to 'split_host_port' (string expected, got " .. type(hostport) .. ")", 2)
+    end
     local missing_port, too_many = "missing port in address", "too many colons in address"
     local last = match(hostport, "^.*():")
     if last == nil then

@@ -14,13 +14,11 @@ local addr = require "lnet.addr"
 
 local C, K, codes = sys.C, sys.const, sys.codes
 local rbuf = sys.rbuf
-local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
-local setmetatable, getmetatable, type, error, tonumber, tostring =
-    setmetatable, getmetatable, type, error, tonumber, tostring
+local ffi_string, ffi_gc, ffi_new, istype = ffi.string, ffi.gc, ffi.new, ffi.istype
+local setmetatable, type, error, tonumber, tostring, ipairs = setmetatable, type, error, tonumber, tostring, ipairs
 local floor, huge, min = math.floor, math.huge, math.min
 local sub = string.sub
 local self_task, retry, check_ctx = sched.self_task, sched.retry, sched.check_ctx
-local check_self = errors.check_self
 
 local ECLOSED, EDEADLINE = -codes.ECLOSED, -codes.EDEADLINE
 local READ, WRITE = 1, 2
@@ -69,84 +67,96 @@ function _M.read_max(max, name, default, cap)
     return min(floor(max), cap or RBUF_SIZE)
 end
 
+-- A conn is the core conn itself: the `struct lnet_conn *` the core gave,
+-- with the methods below as its FFI metatype and the core's free as its
+-- finalizer. No Lua table stands beside it: an idle conn is a pointer's
+-- worth of Lua memory. What a conn knows beyond the core's struct is kept
+-- elsewhere: its network as an index the core stores (NETS), its
+-- addresses in a weak table, made when first asked.
 local Conn = {}
 Conn.__index = Conn
+ffi.metatype("struct lnet_conn", Conn)
+local conn_ct = ffi.typeof("struct lnet_conn *")
+_M.ctype = conn_ct
 
--- Wraps a core conn; `laddr`/`raddr` may be given when already known.
-function _M.new(c, net, laddr, raddr)
-    local conn = setmetatable({ c = ffi_gc(c, C.lnet_conn_free), net = net }, Conn)
-    -- Only when known: an accepted conn stays a two-field table until asked.
-    if laddr ~= nil then
-        conn.laddr = laddr
-    end
-    if raddr ~= nil then
-        conn.raddr = raddr
-    end
-    return conn
+-- The networks of conns, by the index the core keeps.
+local NETS = { "tcp", "tcp4", "tcp6", "unix", "unixpacket", "pipe" }
+local NET_INDEX = {}
+for i, name in ipairs(NETS) do
+    NET_INDEX[name] = i
 end
 
--- Opens a conn over fd (owned from here on), or nil and an error.
-function _M.open(fd, net, laddr, raddr)
-    local c = C.lnet_conn_open(sys.loop, fd)
+local function is_conn(v)
+    return istype(conn_ct, v)
+end
+_M.is_conn = is_conn
+
+-- A method's self must be a conn: a core conn behind the wrong value would
+-- crash the host, not raise.
+local function check_conn(self, fname)
+    if not istype(conn_ct, self) then
+        error(("bad argument #1 to '%s' (conn expected, got %s)"):format(fname, type(self)), 3)
+    end
+end
+
+-- Opens a conn over fd (owned from here on) on network net (a name of
+-- NETS), or nil and an error.
+function _M.open(fd, net)
+    local c = C.lnet_conn_open(sys.loop, fd, NET_INDEX[net])
     if c == nil then
         return nil, SyscallError("malloc", errors.errno.ENOMEM)
     end
-    return _M.new(c, net, laddr, raddr)
+    return ffi_gc(c, C.lnet_conn_free)
+end
+
+function Conn:network()
+    return NETS[C.lnet_conn_net(self)]
 end
 
 local sa = ffi_new("struct lnet_sockaddr")
+local addr_cache = setmetatable({}, { __mode = "k" }) -- conn -> { laddr, raddr }
 
 -- Both addresses, read once and kept, so that errors after close still
 -- name them: the peer as accept named it, else from the kernel.
 function Conn:addrs()
-    if self.laddr == nil then
-        local c = self.c
-        local fd = C.lnet_conn_fd(c)
+    local known = addr_cache[self]
+    if known == nil then
+        known = {}
+        local fd, net = C.lnet_conn_fd(self), self:network()
         if fd >= 0 then
             if C.lnet_fd_sockname(fd, sa) == 0 then
-                self.laddr = addr.from_sockaddr(sa, self.net)
+                known[1] = addr.from_sockaddr(sa, net)
             end
-            if self.raddr == nil and (C.lnet_conn_peer(c, sa) == 0 or C.lnet_fd_peername(fd, sa) == 0) then
-                self.raddr = addr.from_sockaddr(sa, self.net)
+            if C.lnet_conn_peer(self, sa) == 0 or C.lnet_fd_peername(fd, sa) == 0 then
+                known[2] = addr.from_sockaddr(sa, net)
             end
         end
+        addr_cache[self] = known
     end
-    return self.laddr, self.raddr
+    return known[1], known[2]
 end
 
 function Conn:local_addr()
-    check_self(self, Conn, "conn", "local_addr")
+    check_conn(self, "local_addr")
     return (self:addrs())
 end
 
 function Conn:remote_addr()
-    check_self(self, Conn, "conn", "remote_addr")
+    check_conn(self, "remote_addr")
     local _, raddr = self:addrs()
     return raddr
 end
 
 function Conn:op_error(op, err)
     local laddr, raddr = self:addrs()
-    return OpError(op, self.net, laddr, raddr, err)
+    return OpError(op, self:network(), laddr, raddr, err)
 end
 
 -- read([max [, ctx]]): a string of 1..max bytes as soon as any are there;
 -- nil, EOF at end of stream. A ctx ends the wait for data (a cancelled ctx
 -- fails the call once it would have to wait) and leaves the conn usable: a
 -- call that fails consumed no byte.
-function Conn:read(max, ctx)
-    check_self(self, Conn, "conn", "read")
-    max = _M.read_max(max, "read", RBUF_SIZE)
-    check_ctx(ctx, 2, "read")
-    local c = self.c
-    if max < 1 then
-        if C.lnet_conn_fd(c) < 0 then
-            return nil, self:op_error("read", ErrClosed)
-        end
-        return ""
-    end
-    local t = self_task(2)
-    local n, err = retry(t, ctx, C.lnet_conn_read, c, t.op, rbuf, max)
+local function read_done(self, n, err)
     if n > 0 then
         return ffi_string(rbuf, n)
     elseif n == 0 then
@@ -155,29 +165,48 @@ function Conn:read(max, ctx)
     return nil, self:op_error("read", err or code_error(n, "read"))
 end
 
+local READ_CALL = { function(self, op, max)
+    return C.lnet_conn_read(self, op, rbuf, max)
+end, read_done }
+
+function Conn:read(max, ctx)
+    check_conn(self, "read")
+    max = _M.read_max(max, "read", RBUF_SIZE)
+    check_ctx(ctx, 2, "read")
+    if max < 1 then
+        if C.lnet_conn_fd(self) < 0 then
+            return nil, self:op_error("read", ErrClosed)
+        end
+        return ""
+    end
+    return retry(READ_CALL, self, ctx, max)
+end
+
 -- write(s [, ctx]): #s once all of s went out; n, err after n bytes
 -- otherwise (also when ctx is cancelled part way).
+local WRITE_CALL = { function(self, op, s)
+    return C.lnet_conn_write(self, op, s, #s)
+end, function(self, rc, err, s)
+    if rc == 0 then
+        return #s
+    end
+    return tonumber(self_task(1).op.progress), self:op_error("write", err or code_error(rc, "write"))
+end }
+
 function Conn:write(s, ctx)
-    check_self(self, Conn, "conn", "write")
+    check_conn(self, "write")
     if type(s) ~= "string" then
         error("bad argument #1 to 'write' (string expected, got " .. type(s) .. ")", 2)
     end
     check_ctx(ctx, 2, "write")
-    local t = self_task(2)
-    local op = t.op
-    local len = #s
-    op.progress = 0
-    local rc, err = retry(t, ctx, C.lnet_conn_write, self.c, op, s, len)
-    if rc == 0 then
-        return len
-    end
-    return tonumber(op.progress), self:op_error("write", err or code_error(rc, "write"))
+    self_task(2).op.progress = 0
+    return retry(WRITE_CALL, self, ctx, s)
 end
 
 function Conn:close()
-    check_self(self, Conn, "conn", "close")
+    check_conn(self, "close")
     self:addrs()
-    local rc = C.lnet_conn_close(self.c)
+    local rc = C.lnet_conn_close(self)
     if rc < 0 then
         return nil, self:op_error("close", code_error(rc, "close"))
     end
@@ -185,8 +214,13 @@ function Conn:close()
 end
 
 local function shutdown(self, dir, fname)
-    check_self(self, Conn, "conn", fname)
-    local rc = C.lnet_conn_shutdown(self.c, dir)
+    check_conn(self, fname)
+    if C.lnet_conn_net(self) == NET_INDEX.pipe then
+        -- A process's pipe has one direction: closing it is the half-close
+        -- (how a child's stdin sees end of file).
+        return self:close()
+    end
+    local rc = C.lnet_conn_shutdown(self, dir)
     if rc < 0 then
         return nil, self:op_error("close", code_error(rc, "shutdown"))
     end
@@ -238,60 +272,55 @@ local function bool_arg(v, name)
     return v and 1 or 0
 end
 
--- add_setters(Class, what): the setters, on objects of Class only (what
--- names the class in a bad self's error).
-function _M.add_setters(Class, what)
+-- add_setters(Class, check): the setters, each calling check(self, name)
+-- first (it raises on a self that is not of the class).
+function _M.add_setters(Class, check)
     function Class:set_deadline(t)
-        check_self(self, Class, what, "set_deadline")
+        check(self, "set_deadline")
         return set_deadline(self, READ + WRITE, t, "set_deadline")
     end
 
     function Class:set_read_deadline(t)
-        check_self(self, Class, what, "set_read_deadline")
+        check(self, "set_read_deadline")
         return set_deadline(self, READ, t, "set_read_deadline")
     end
 
     function Class:set_write_deadline(t)
-        check_self(self, Class, what, "set_write_deadline")
+        check(self, "set_write_deadline")
         return set_deadline(self, WRITE, t, "set_write_deadline")
     end
 
     function Class:set_read_buffer(n)
-        check_self(self, Class, what, "set_read_buffer")
+        check(self, "set_read_buffer")
         return sockopt(self, self.set_error, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_RCVBUF,
                        int_arg(n, "set_read_buffer"))
     end
 
     function Class:set_write_buffer(n)
-        check_self(self, Class, what, "set_write_buffer")
+        check(self, "set_write_buffer")
         return sockopt(self, self.set_error, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_SNDBUF,
                        int_arg(n, "set_write_buffer"))
     end
 end
 
-function Conn:fd()
-    return C.lnet_conn_fd(self.c)
-end
-
-function Conn:core_set_deadline(dirs, t)
-    return C.lnet_conn_set_deadline(self.c, dirs, t)
-end
+Conn.fd = C.lnet_conn_fd
+Conn.core_set_deadline = C.lnet_conn_set_deadline
 
 function Conn:set_error(err)
     local laddr = self:addrs()
-    return nil, OpError("set", self.net, nil, laddr, err)
+    return nil, OpError("set", self:network(), nil, laddr, err)
 end
 
-_M.add_setters(Conn, "conn")
+_M.add_setters(Conn, check_conn)
 
 -- Go's TCPConn setters name both ends in their errors.
 local function tcp_set_error(self, err)
     local laddr, raddr = self:addrs()
-    return nil, OpError("set", self.net, laddr, raddr, err)
+    return nil, OpError("set", self:network(), laddr, raddr, err)
 end
 
 function Conn:set_nodelay(on)
-    check_self(self, Conn, "conn", "set_nodelay")
+    check_conn(self, "set_nodelay")
     return sockopt(self, tcp_set_error, C.lnet_fd_setsockopt_int, K.IPPROTO_TCP, K.TCP_NODELAY,
                    bool_arg(on, "set_nodelay"))
 end
@@ -299,7 +328,7 @@ end
 -- set_linger(sec): sec < 0 is the default (close returns at once, the kernel
 -- sends the rest); 0 discards unsent data and resets; > 0 lingers.
 function Conn:set_linger(sec)
-    check_self(self, Conn, "conn", "set_linger")
+    check_conn(self, "set_linger")
     return sockopt(self, tcp_set_error, C.lnet_sockopt_linger, int_arg(sec, "set_linger"))
 end
 
@@ -326,7 +355,7 @@ end
 -- The outcome of a copy between conns that ended with rc (0, or an error
 -- code; or AGAIN with err, when the task's cancel or ctx ended the wait).
 -- Bytes left in the copy mean it was writing them when it ended.
-local function copy_result(dst, src, cp, rc, err)
+local function copy_done(cp, rc, err, dst, src)
     local rest = cp.left_len > 0 and ffi_string(cp.left, cp.left_len) or nil
     local written = cp.written
     C.lnet_copy_release(cp)
@@ -344,6 +373,9 @@ local function copy_result(dst, src, cp, rc, err)
 end
 
 local copy_ct = ffi.typeof("struct lnet_copy")
+local COPY_CALL = { function(cp, op, dst, src)
+    return C.lnet_copy_step(cp, op, dst, src)
+end, copy_done }
 
 -- copy(dst, src [, ctx]): Go's io.Copy. Writes to dst everything read from
 -- src until its end of stream; returns the byte count, or the count and the
@@ -355,19 +387,15 @@ local copy_ct = ffi.typeof("struct lnet_copy")
 -- for a copy its task was dropped in, by its finalizer).
 function _M.copy(dst, src, ctx)
     check_ctx(ctx, 3, "copy")
-    if getmetatable(dst) ~= Conn or getmetatable(src) ~= Conn then
+    if not (is_conn(dst) and is_conn(src)) then
         return copy_any(dst, src, ctx)
     end
-    local t = self_task(2)
-    local cp = ffi_gc(ffi_new(copy_ct), C.lnet_copy_release)
-    local rc, err = retry(t, ctx, C.lnet_copy_step, cp, t.op, dst.c, src.c)
-    return copy_result(dst, src, cp, rc, err)
+    return retry(COPY_CALL, ffi_gc(ffi_new(copy_ct), C.lnet_copy_release), ctx, dst, src)
 end
 
 function Conn:__tostring()
-    check_self(self, Conn, "conn", "tostring")
     local laddr, raddr = self:addrs()
-    return "conn " .. self.net .. " " .. tostring(laddr) .. "->" .. tostring(raddr)
+    return "conn " .. self:network() .. " " .. tostring(laddr) .. "->" .. tostring(raddr)
 end
 
 return _M

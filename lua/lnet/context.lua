@@ -1,7 +1,9 @@
 -- lnet.context: Go's context package, reaching every blocking call.
 --
 -- A cancelable context (with_cancel, with_deadline, with_timeout) keeps the
--- set of tasks parked under it and the set of its cancelable children.
+-- ops of the tasks parked under it (a core wait queue that watches their
+-- waits, core/waitq.h: no allocation per wait, and an op freed by the end
+-- of a run leaves it) and the set of its cancelable children.
 -- Cancelling it sets done_err, wakes every parked task (each then fails its call
 -- with an OpError wrapping err, or the plain err where there is no op),
 -- cancels the children depth-first and unlinks itself from its parent, all
@@ -20,7 +22,6 @@ local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 
 local C = sys.C
-local wake = sched.wake
 local setmetatable, getmetatable, type, error, pairs, next = setmetatable, getmetatable, type, error, pairs, next
 local huge, min = math.huge, math.min
 
@@ -84,8 +85,10 @@ local function cancel(c, err)
         if x.timer ~= nil then
             stop_timer(x)
         end
-        for t in pairs(x.waiters) do
-            wake(t)
+        C.lnet_waitq_wake_watchers(x.waiters)
+        local done_q = x.done_q
+        if done_q ~= nil then
+            done_q:wake_all()
         end
         local children = x.children
         x.children = nil
@@ -115,7 +118,7 @@ local function new_cancelable(parent, deadline_at)
     local c = setmetatable({
         parent = parent,
         deadline_at = deadline_at,
-        waiters = {},
+        waiters = sched.queue(),
         children = {},
         parent_canceler = pc,
     }, Context)
@@ -157,7 +160,7 @@ function _M.with_deadline(parent, t)
                 cancel(c, errors.DeadlineExceeded)
             end)
             timed[c] = true
-            C.lnet_op_sleep(c.timer, at)
+            sched.sleep_op(c.timer, at)
         end
     end
     return c, canceler_of(c)
@@ -258,21 +261,20 @@ function Context:done(bound)
         error("background context is never done", 2)
     end
     while c == nil or c.done_err == nil do
-        -- Registered with both: c here, bound through park.
+        -- Waiting in c's queue of done() callers, watched by bound (park).
+        local err
         if c ~= nil then
-            c.waiters[t] = true
-        end
-        C.lnet_op_park(op)
-        local err = sched.park(t, bound)
-        if c ~= nil then
-            c.waiters[t] = nil
+            c.done_q = c.done_q or sched.queue()
+            err = c.done_q:wait(t, bound)
+        else
+            C.lnet_op_park(op)
+            err = sched.park(t, bound)
         end
         if err ~= nil then
             C.lnet_op_abandon(op)
             return nil, err
         end
     end
-    C.lnet_op_abandon(op)
     return c.done_err
 end
 

@@ -59,6 +59,9 @@ function _M.dialer(opts)
 end
 
 local sa = ffi_new("struct lnet_sockaddr")
+local CONNECT_CALL = sched.rc_err(function(c, op)
+    return C.lnet_conn_connect(c, op, sa)
+end)
 
 -- One connect attempt to address object a, bounded by deadline and ctx.
 -- Returns the conn, or nil and the error.
@@ -86,21 +89,21 @@ local function connect(t, spec, a, local_addr, deadline, ctx)
     if c == nil then
         return nil, err
     end
-    C.lnet_conn_set_deadline(c.c, WRITE, deadline)
+    C.lnet_conn_set_deadline(c, WRITE, deadline)
     local rc
-    rc, err = retry(t, ctx, C.lnet_conn_connect, c.c, t.op, sa)
+    rc, err = retry(CONNECT_CALL, c, ctx)
     if rc < 0 then
-        C.lnet_conn_close(c.c)
+        C.lnet_conn_close(c)
         -- Go's mapErr: a dial its ctx ended is "operation was canceled" or
         -- "i/o timeout", not the context's own text.
         return nil, err and errors.map_ctx_err(err) or code_error(rc, "connect")
     end
-    C.lnet_conn_set_deadline(c.c, WRITE, huge)
+    C.lnet_conn_set_deadline(c, WRITE, huge)
     -- Both ends as the kernel has them (a wildcard dial reached some local
     -- address), read now so that errors after the peer is gone name them.
     c:addrs()
     if spec.tcp then
-        C.lnet_fd_setsockopt_int(C.lnet_conn_fd(c.c), K.IPPROTO_TCP, K.TCP_NODELAY, 1)
+        C.lnet_fd_setsockopt_int(C.lnet_conn_fd(c), K.IPPROTO_TCP, K.TCP_NODELAY, 1)
     end
     return c
 end

@@ -14,6 +14,7 @@ local pipe = require "lnet.pipe"
 local signal = require "lnet.signal"
 local process = require "lnet.process"
 local icmp = require "lnet.icmp"
+local addr = require "lnet.addr"
 local resolver = require "lnet.resolver"
 
 local C = sys.C
@@ -34,6 +35,11 @@ local _M = {
     listen_packet = packet.listen_packet,
     resolver = resolver.new,
     default_resolver = resolver.default,
+
+    -- Go's SplitHostPort, JoinHostPort and ParseCIDR.
+    split_host_port = addr.split_host_port,
+    join_host_port = addr.join_host_port,
+    parse_cidr = ip.parse_cidr,
 
     errors = errors,
     ip = ip,

@@ -20,8 +20,8 @@ local bit = require "bit"
 local errors = require "lnet.errors"
 
 local band = bit.band
-local byte, char, sub, rep, find, format = string.byte, string.char, string.sub, string.rep, string.find,
-    string.format
+local byte, char, sub, rep, find, match, format = string.byte, string.char, string.sub, string.rep, string.find,
+    string.match, string.format
 local concat = table.concat
 local floor = math.floor
 local type, tostring, tonumber, error = type, tostring, tonumber, error
@@ -944,6 +944,28 @@ function _M.parse_prefix(s)
         return prefix_error(s, "prefix length out of range")
     end
     return prefix_of(ip, bits)
+end
+
+-- Go's net.ParseCIDR: the IP as written and the network it is in (the
+-- prefix, masked), or nil and ParseError "invalid CIDR address: s". Laxer
+-- than parse_prefix where Go's is (leading zeros in the length), stricter
+-- where it is (no zone); a 4-in-6 address with a length of 96 or more is
+-- IPv4 to Go, and so here.
+function _M.parse_cidr(s)
+    if type(s) ~= "string" then
+        bad_argument(1, "parse_cidr", "string", s)
+    end
+    local slash = find(s, "/", 1, true)
+    local ip = slash and _M.parse_addr(sub(s, 1, slash - 1))
+    local len = slash and match(sub(s, slash + 1), "^%d+$")
+    local bits = len and tonumber(len)
+    if ip == nil or ip._z ~= "" or bits == nil or bits > ip._bits then
+        return nil, ParseError { type = "CIDR address", text = s }
+    end
+    if ip:is4in6() and bits >= 96 then
+        ip, bits = ip:unmap(), bits - 96
+    end
+    return ip, ip:prefix(bits)
 end
 
 -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ local setmetatable, getmetatable, type, error, tonumber, tostring =
     setmetatable, getmetatable, type, error, tonumber, tostring
 local min, pairs = math.min, pairs
 local open = io.open
-local self_task, retry, check_ctx = sched.self_task, sched.retry, sched.check_ctx
+local retry, check_ctx = sched.retry, sched.check_ctx
 local check_self = errors.check_self
 
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
@@ -127,11 +127,7 @@ end
 
 -- accept([ctx]): the next conn; blocks until one arrives, the listener
 -- closes, or ctx is done.
-function Listener:accept(ctx)
-    check_self(self, Listener, "listener", "accept")
-    check_ctx(ctx, 1, "accept")
-    local t = self_task(2)
-    local fd, err = retry(t, ctx, C.lnet_listener_accept, self.l, t.op, sa)
+local function accept_done(self, fd, err)
     if fd < 0 then
         return accept_error(self, err or code_error(fd, "accept"))
     end
@@ -139,12 +135,22 @@ function Listener:accept(ctx)
         -- Go's default for every TCP conn: requests are not held back by Nagle.
         C.lnet_fd_setsockopt_int(fd, K.IPPROTO_TCP, K.TCP_NODELAY, 1)
     end
-    local c, err = conn.open(fd, self.net)
+    local c, oerr = conn.open(fd, self.net)
     if c == nil then
-        return accept_error(self, err)
+        return accept_error(self, oerr)
     end
-    C.lnet_conn_keep_peer(c.c, sa)
+    C.lnet_conn_keep_peer(c, sa)
     return c
+end
+
+local ACCEPT_CALL = { function(self, op)
+    return C.lnet_listener_accept(self.l, op, sa)
+end, accept_done }
+
+function Listener:accept(ctx)
+    check_self(self, Listener, "listener", "accept")
+    check_ctx(ctx, 1, "accept")
+    return retry(ACCEPT_CALL, self, ctx)
 end
 
 function Listener:close()
@@ -183,21 +189,22 @@ local function out_of_fds(err)
     return errors.is(err, errno.EMFILE) or errors.is(err, errno.ENFILE)
 end
 
--- The handler tasks of one serve call and their conns, so a shutdown can
--- wait for them; sched calls leave when a member ends, however it ends, and
--- the conn is closed then.
+-- The handler tasks of one serve call and their conns (by task id, which
+-- keeps them in an array), so a shutdown can wait for them; sched calls
+-- leave when a member ends, however it ends, and the conn is closed then.
 local Handlers = {}
 Handlers.__index = Handlers
 
 function Handlers:start(handler, c, ctx)
     local t = sched.go_in(self, handler, c, ctx)
-    self.live[t] = c
+    self.conns[t.op.id] = c
     self.wg:add(1)
 end
 
 function Handlers:leave(t)
-    local c = self.live[t]
-    self.live[t] = nil
+    local id = t.op.id
+    local c = self.conns[id]
+    self.conns[id] = nil
     c:close()
     self.wg:done()
 end
@@ -217,8 +224,8 @@ function Handlers:drain(grace)
     if ok then
         return true
     end
-    for t in pairs(self.live) do
-        t:cancel()
+    for id in pairs(self.conns) do
+        sched.task(id):cancel()
     end
     self.wg:wait()
     return nil, err
@@ -241,7 +248,7 @@ function _M.serve(ln, handler, ctx, grace)
     if type(grace) ~= "number" then
         check_ctx(grace, 4, "serve")
     end
-    local handlers = setmetatable({ live = {}, wg = sched.wait_group() }, Handlers)
+    local handlers = setmetatable({ conns = {}, wg = sched.wait_group() }, Handlers)
     local delay, failure = 0, nil
     while true do
         local c, err = ln:accept(ctx)

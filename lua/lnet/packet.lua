@@ -36,7 +36,7 @@ local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
 local band = bit.band
 local setmetatable, type, error, tostring = setmetatable, type, error, tostring
 local min = math.min
-local self_task, retry, check_ctx = sched.self_task, sched.retry, sched.check_ctx
+local retry, check_ctx = sched.retry, sched.check_ctx
 local check_self = errors.check_self
 
 local DEFAULT_MAX = 65535
@@ -196,37 +196,42 @@ function PacketConn:op_error(op, err, raddr)
     return OpError(op, self.net, self.laddr, raddr or self.raddr, err)
 end
 
--- One datagram: data, size (nil: cut, length unknown), ttl (raw IPv4 only),
--- or nil and the unwrapped error. from, unless nil, gets the sender, and
--- the IP header of a raw IPv4 datagram is stripped (Go's ReadFrom does,
--- its Read does not).
-local function recv(self, max, from, ctx, syscall)
-    local t = self_task(3)
-    local op, p = t.op, self.p
-    local strip = self.ip4hdr and from ~= nil
+-- Reads one datagram into rbuf: at most max bytes of it (raw IPv4: more,
+-- by the header read_from strips), the sender into sa when `from`, the
+-- real size into sizep.
+local function recvfrom(self, op, max, from)
     local room = max
-    if strip then
+    if from and self.ip4hdr then
         room = min(max + IPV4_HEADER_MAX, conn.RBUF_SIZE)
     end
-    local n, err = retry(t, ctx, C.lnet_packet_recvfrom, p, op, rbuf, room, from, sizep)
+    return C.lnet_packet_recvfrom(self.p, op, rbuf, room, from and sa or nil, sizep)
+end
+
+-- read_from's result: the datagram in rbuf (n bytes, or n < 0: the error),
+-- at most max bytes of it; the IP header of a raw IPv4 datagram stripped
+-- (Go's ReadFrom does, its Read does not), its TTL kept; info.size the real
+-- length, nil where the kernel did not say (it was cut).
+local function read_from_done(self, n, err, max)
     if n < 0 then
-        return nil, err or code_error(n, syscall)
+        return nil, self:op_error("read", err or code_error(n, "recvfrom"))
     end
     local size, off, ttl = sizep[0], 0, nil
-    if strip and n >= 20 then
+    if self.ip4hdr and n >= 20 then
         local hl = band(rbuf[0], 0x0f) * 4
         if band(rbuf[0], 0xf0) == 0x40 and hl >= 20 and hl <= n then
             off, ttl = hl, band(rbuf[8], 0xff)
         end
     end
-    local len = min(n - off, max)
+    local data = ffi_string(rbuf + off, min(n - off, max))
     if size < 0 then
         size = nil
     else
         size = size - off
     end
-    return ffi_string(rbuf + off, len), size, ttl
+    return data, addr_of(sa, self.spec.name), { truncated = size == nil or size > #data, size = size, ttl = ttl }
 end
+
+local READ_FROM_CALL = { recvfrom, read_from_done }
 
 -- read_from([max [, ctx]]): data, addr, info for the next datagram, where
 -- info.truncated says it was longer than max and info.size is its real
@@ -237,12 +242,17 @@ function PacketConn:read_from(max, ctx)
     check_self(self, PacketConn, "packet conn", "read_from")
     max = conn.read_max(max, "read_from", DEFAULT_MAX)
     check_ctx(ctx, 2, "read_from")
-    local data, size, ttl = recv(self, max, sa, ctx, "recvfrom")
-    if data == nil then
-        return nil, self:op_error("read", size)
-    end
-    return data, addr_of(sa, self.spec.name), { truncated = size == nil or size > #data, size = size, ttl = ttl }
+    return retry(READ_FROM_CALL, self, ctx, max, true)
 end
+
+local function read_done(self, n, err)
+    if n < 0 then
+        return nil, self:op_error("read", err or code_error(n, "read"))
+    end
+    return ffi_string(rbuf, n)
+end
+
+local READ_CALL = { recvfrom, read_done }
 
 -- read([max [, ctx]]): the next datagram's data (at most max bytes; "" for
 -- an empty datagram; a raw IPv4 one with its header). read_from says
@@ -257,40 +267,34 @@ function PacketConn:read(max, ctx)
         end
         return ""
     end
-    local data, err = recv(self, max, nil, ctx, "read")
-    if data == nil then
-        return nil, self:op_error("read", err)
-    end
-    return data
+    return retry(READ_CALL, self, ctx, max, false)
 end
 
--- One try of a send: the destination is filled in again on every try, as
--- another task's write may have used the shared `to` while this one waited.
-local function send_try(p, op, s, len, dest, family)
+-- One try of a send of s: the destination (nil: the connected peer) is
+-- filled in again on every try, as another task's write may have used the
+-- shared `to` while this one waited.
+local function send_try(self, op, s, dest)
     local target = nil
     if dest ~= nil then
         target = to
-        addr.to_sockaddr(to, dest, family, "sendto")
+        addr.to_sockaddr(to, dest, self.family, "sendto")
     end
-    return C.lnet_packet_sendto(p, op, s, len, target)
+    return C.lnet_packet_sendto(self.p, op, s, #s, target)
 end
 
--- One send of s to `dest` (an address object, or nil: the connected peer):
--- nil on success, else the unwrapped error.
-local function send(self, s, dest, ctx, syscall)
-    local t = self_task(3)
-    if dest ~= nil then
-        local _, err = addr.to_sockaddr(to, dest, self.family, syscall)
-        if err ~= nil then
-            return err
-        end
-    end
-    local rc, err = retry(t, ctx, send_try, self.p, t.op, s, #s, dest, self.family)
+local WRITE_TO_CALL = { send_try, function(self, rc, err, s, dest)
     if rc < 0 then
-        return err or code_error(rc, syscall)
+        return nil, OpError("write", self.net, self.laddr, dest, err or code_error(rc, "sendto"))
     end
-    return nil
-end
+    return #s
+end }
+
+local WRITE_CALL = { send_try, function(self, rc, err, s)
+    if rc < 0 then
+        return 0, self:op_error("write", err or code_error(rc, "write"))
+    end
+    return #s
+end }
 
 local function string_arg(s, name)
     if type(s) ~= "string" then
@@ -322,11 +326,11 @@ function PacketConn:write_to(s, address, ctx)
     if self.raddr ~= nil then
         return nil, OpError("write", self.net, self.laddr, dest, _M.ErrWriteToConnected)
     end
-    local err = send(self, s, dest, ctx, "sendto")
+    local _, err = addr.to_sockaddr(to, dest, self.family, "sendto")
     if err ~= nil then
         return nil, OpError("write", self.net, self.laddr, dest, err)
     end
-    return #s
+    return retry(WRITE_TO_CALL, self, ctx, s, dest)
 end
 
 -- write(s [, ctx]): s as one datagram to the connected peer: #s, or 0 and
@@ -335,11 +339,7 @@ function PacketConn:write(s, ctx)
     check_self(self, PacketConn, "packet conn", "write")
     string_arg(s, "write")
     check_ctx(ctx, 2, "write")
-    local err = send(self, s, nil, ctx, "write")
-    if err ~= nil then
-        return 0, self:op_error("write", err)
-    end
-    return #s
+    return retry(WRITE_CALL, self, ctx, s, nil)
 end
 
 function PacketConn:close()
@@ -376,7 +376,9 @@ function PacketConn:set_error(err)
 end
 
 -- Deadlines and buffer sizes, as on conns.
-conn.add_setters(PacketConn, "packet conn")
+conn.add_setters(PacketConn, function(self, fname)
+    check_self(self, PacketConn, "packet conn", fname)
+end)
 
 function PacketConn:__tostring()
     check_self(self, PacketConn, "packet conn", "tostring")

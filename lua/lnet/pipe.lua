@@ -78,15 +78,14 @@ local function arm(op, dl)
     if dl == huge then
         C.lnet_op_park(op)
     else
-        C.lnet_op_sleep(op, dl)
+        sched.sleep_op(op, dl)
     end
 end
 
--- A deadline changed under a parked call: move its timer, or wake it now
--- when dl has passed. A call already woken re-reads the deadline itself.
--- (Re-parking a woken op would put it on the ready queue twice.)
-local function rearm(t, dl)
-    local op = t.op
+-- A deadline changed under a parked call (its op): move its timer, or wake
+-- it now when dl has passed. A call already woken re-reads the deadline
+-- itself. (Re-parking a woken op would put it on the ready queue twice.)
+local function rearm(op, dl)
     if op == nil or op.state ~= PARKED then
         return
     end
@@ -95,7 +94,7 @@ local function rearm(t, dl)
     elseif dl <= C.lnet_now() then
         C.lnet_op_wake(op)
     else
-        C.lnet_op_sleep(op, dl)
+        sched.sleep_op(op, dl)
     end
 end
 
@@ -155,15 +154,11 @@ end
 
 -- Wakes every call waiting on d; each finds out why for itself.
 local function wake_dir(d)
-    for r in d.rq:each() do
-        wake(r)
-    end
+    d.rq:wake_each()
     if d.w ~= nil then
         wake(d.w)
     end
-    for w in d.wq:each() do
-        wake(w)
-    end
+    d.wq:wake_each()
 end
 
 -- Pipe ends ---------------------------------------------------------------
@@ -339,8 +334,8 @@ end
 
 local function set_read(self, dl)
     self.rdl = dl
-    for r in self.rx.rq:each() do
-        rearm(r, dl)
+    for op in self.rx.rq:ops() do
+        rearm(op, dl)
     end
 end
 
@@ -348,10 +343,10 @@ local function set_write(self, dl)
     self.wdl = dl
     local d = self.tx
     if d.w ~= nil then
-        rearm(d.w, dl)
+        rearm(d.w.op, dl)
     end
-    for w in d.wq:each() do
-        rearm(w, dl)
+    for op in d.wq:ops() do
+        rearm(op, dl)
     end
 end
 

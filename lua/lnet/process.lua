@@ -158,10 +158,10 @@ local function fd_of(v, i)
         return v
     end
     local fd
-    if type(v) == "table" then
-        if istype("struct lnet_conn *", v.c) then
-            fd = C.lnet_conn_fd(v.c)
-        elseif istype("struct lnet_listener *", v.l) then
+    if conn.is_conn(v) then
+        fd = C.lnet_conn_fd(v)
+    elseif type(v) == "table" then
+        if istype("struct lnet_listener *", v.l) then
             fd = C.lnet_listener_fd(v.l)
         elseif istype("struct lnet_packet *", v.p) then
             fd = C.lnet_packet_fd(v.p)
@@ -263,12 +263,6 @@ local function open_pipes(proc, req)
     return proc
 end
 
--- A pipe's one direction: closing it is closing the conn (an OS pipe has
--- no shutdown), which is how the child's stdin sees end of file.
-local function close_pipe(self)
-    return self:close()
-end
-
 -- spawn{argv, env, dir, stdin, stdout, stderr, extra_files}: starts argv[1]
 -- (looked up on our PATH when it has no slash) with arguments argv[2..].
 -- env is the child's whole environment (an array of "K=V"; nil: ours), dir
@@ -342,19 +336,7 @@ function _M.spawn(opts)
     end
     st.p, st.ev, st.pid = p, ev, p.pid
     live[st] = true
-    local proc = open_pipes(setmetatable({ st = st }, Process), req)
-    if proc ~= nil then
-        if proc.stdin ~= nil then
-            proc.stdin.close_write = close_pipe
-        end
-        if proc.stdout ~= nil then
-            proc.stdout.close_read = close_pipe
-        end
-        if proc.stderr ~= nil then
-            proc.stderr.close_read = close_pipe
-        end
-    end
-    return proc
+    return open_pipes(setmetatable({ st = st }, Process), req)
 end
 
 -- wait([ctx]): how the child ended: its exit code; or nil and the name of

@@ -19,6 +19,7 @@
 -- (The lnet host installs them before any script runs; under plain luajit,
 -- load lnet before anything that saves coroutine.resume.)
 
+local ffi = require "ffi"
 local core = require "lnet.core"
 local sys = require "lnet.sys"
 local errors = require "lnet.errors"
@@ -72,11 +73,16 @@ local function give_id(pool, id)
 end
 
 local tasks = {} -- id -> live task
+local cos = {} -- id -> its coroutine (what keeps it alive: the C side only points at it)
 local task_ids = id_pool()
 local live = 0 -- how many tasks have not finished
 local running = false -- inside lnet.run
 
-local Task = {}
+-- A task's table holds only what differs between tasks: its op, and the
+-- group it is a member of (an idle conn's whole cost is its task,
+-- coroutine, conn and op, and two fields keep the hash part at two).
+-- status is "running" until the task ends (the class's default).
+local Task = { status = "running" }
 Task.__index = Task
 
 local function pack(...)
@@ -95,6 +101,11 @@ _M.self_task = self_task
 
 function _M.current()
     return tasks[C.lnet_sched_current_id]
+end
+
+-- The live task of an id (an op's), or nil.
+function _M.task(id)
+    return tasks[id]
 end
 
 -- What a parking task yields, and how lnet's resume tells it from a
@@ -117,7 +128,7 @@ local nested = 0
 -- coroutine from co up to t's own was resumed by lnet's resume.
 local function check_passable(t, co)
     local x = co
-    while x ~= t.co do
+    while x ~= cos[t.op.id] do
         x = resumers[x]
         if x == nil then
             error("lnet: blocking call in a coroutine that lnet's coroutine.resume did not resume "
@@ -126,20 +137,19 @@ local function check_passable(t, co)
     end
 end
 
--- Yields until the task's op is woken. Returns the error that ends the wait
--- early: the task was cancelled, or ctx is done (ctx:err()). The caller must
--- then abandon its op. A ctx is registered only while the task is parked,
--- so a call that completes at once costs nothing for its ctx; and a wake
--- that races a cancel reports the cancel without retrying the call, so no
--- data is consumed by a call that fails.
+-- A wait, in two steps around the task's yield (park below; retry makes
+-- the same steps in its own frame, see there why).
 --
--- Special problem of an idle task's memory: most of it is its coroutine's
--- stack, which LuaJIT doubles when a frame would not fit. park is the top
--- frame of every parked task, so it keeps as few registers as it can (one
--- more local here once cost 350 bytes per parked task).
-local function park(t, ctx)
+-- wait_begin(t, ctx), before the yield: nil when the task must yield and
+-- then ask wait_end; true when it must yield and then just go on (a
+-- fair-share yield, core/side.h, or readiness just seen: not a wait, the
+-- call can complete, so no ctx or cancel fails it); or the error to fail
+-- with now, the task's cancel or ctx's. A ctx is registered only while the
+-- task waits (its wait queue watches the op), so a call that completes at
+-- once costs nothing for its ctx.
+local function wait_begin(t, ctx)
     local c = ctx and ctx.canceler
-    if nested > 0 and co_running() ~= t.co then
+    if nested > 0 and co_running() ~= cos[t.op.id] then
         check_passable(t, co_running())
     end
     if c ~= nil and c.done_err ~= nil then
@@ -150,22 +160,25 @@ local function park(t, ctx)
         C.lnet_loop_poll(loop, 0)
     end
     if t.op.state == READY then
-        -- A fair-share yield (core/side.h) or readiness just seen, not a
-        -- wait: the call can complete, so no ctx or cancel fails it.
-        co_yield(PARK)
-        return nil
-    end
-    if t.canceled then
+        return true
+    elseif t.canceled then
         return Canceled
+    elseif c ~= nil then
+        if c.done_err ~= nil then
+            return c.done_err
+        end
+        C.lnet_waitq_watch(c.waiters, t.op)
     end
-    if c == nil then
-        co_yield(PARK)
-    elseif c.done_err ~= nil then
-        return c.done_err
-    else
-        c.waiters[t] = true
-        co_yield(PARK)
-        c.waiters[t] = nil
+    return nil
+end
+
+-- wait_end(t, ctx), after the yield: the error that ended the wait early,
+-- or nil. A wake that races a cancel reports the cancel without retrying
+-- the call, so no data is consumed by a call that fails.
+local function wait_end(t, ctx)
+    local c = ctx and ctx.canceler
+    if c ~= nil then
+        C.lnet_waitq_unwatch(t.op)
         if c.done_err ~= nil then
             return c.done_err
         end
@@ -175,26 +188,74 @@ local function park(t, ctx)
     end
     return nil
 end
+
+-- park(t, ctx): yields until the task's op is woken. Returns the error that
+-- ends the wait early (the task was cancelled, or ctx is done); the caller
+-- must then abandon its op.
+local function park(t, ctx)
+    local err = wait_begin(t, ctx)
+    if err == nil or err == true then
+        co_yield(PARK)
+        err = err == nil and wait_end(t, ctx) or nil
+    end
+    return err
+end
 _M.park = park
 
--- retry(t, ctx, f, ...): the one park-and-retry loop of the blocking core
--- calls. f(...) is such a call (its op is t's); while it answers
--- LNET_EAGAIN, having parked the op, the task waits, then calls again.
--- Returns f's answer; or AGAIN and the error that ended the wait first (the
--- task's cancel, ctx), with the op abandoned.
-local function retry(t, ctx, f, ...)
-    local rc = f(...)
-    while rc == AGAIN do
-        local err = park(t, ctx)
-        if err ~= nil then
-            C.lnet_op_abandon(t.op)
-            return AGAIN, err
-        end
-        rc = f(...)
+-- retry(call, self, ctx, a, b): the one park-and-retry step of the
+-- blocking core calls, for the running task. call = {f, done}: f(self, op,
+-- a, b) makes the core call with the task's op (self holds what it is made
+-- on: the conn, the listener, the copy); while it answers LNET_EAGAIN,
+-- having parked the op, the task waits, then calls again. Then retry
+-- returns done(self, rc, err, a, b): rc is f's answer, or AGAIN with err
+-- the error that ended the wait first, the op abandoned.
+--
+-- Special problem of an idle task's memory: most of it is its coroutine's
+-- stack. LuaJIT starts one at 47 slots; a C call made by the interpreter
+-- (an FFI call not yet compiled) wants 20 free slots above it, so the stack
+-- doubles; and LuaJIT's GC halves it again only while the frames of the
+-- parked task use under a quarter of it. So:
+-- - a task's first call must run compiled: the JIT aborts a trace that
+--   meets a loop it did not start at, so there is none on the way to the
+--   first wait; after a wait, wait calls itself again (a tail call);
+-- - the frames of a parked task stay few and small: the method tail-calls
+--   retry, which tail-calls wait (each frame replaces the one before, and
+--   done makes the result after), both take few fixed arguments (a vararg
+--   frame would copy them), and wait yields in its own frame (wait_begin
+--   and wait_end run before and after, on no frame of the wait).
+local function wait(call, self, ctx, a, b, t)
+    local err = wait_begin(t, ctx)
+    if err == nil or err == true then
+        co_yield(PARK)
+        err = err == nil and wait_end(t, ctx) or nil
     end
-    return rc
+    if err ~= nil then
+        C.lnet_op_abandon(t.op)
+        return call[2](self, AGAIN, err, a, b)
+    end
+    local rc = call[1](self, t.op, a, b)
+    if rc == AGAIN then
+        return wait(call, self, ctx, a, b, t)
+    end
+    return call[2](self, rc, nil, a, b)
+end
+
+local function retry(call, self, ctx, a, b)
+    local t = self_task(2) -- the method was tail-called away: 2 is its caller
+    local rc = call[1](self, t.op, a, b)
+    if rc == AGAIN then
+        return wait(call, self, ctx, a, b, t)
+    end
+    return call[2](self, rc, nil, a, b)
 end
 _M.retry = retry
+
+-- A call kind for retry whose done returns rc and err, for callers that go on.
+function _M.rc_err(f)
+    return { f, function(_, rc, err)
+        return rc, err
+    end }
+end
 
 -- lnet's coroutine.resume: the standard one, except that a wait inside co
 -- (PARK) is passed on to whoever runs this, and co is resumed again once
@@ -242,6 +303,15 @@ function _M.ctx_err(ctx)
     return c and c.done_err
 end
 
+-- sleep_op(op, t): parks op until lnet_now() >= t (or another waker comes
+-- first); the timer heap out of memory raises, as any allocation would.
+local function sleep_op(op, t)
+    if C.lnet_op_sleep(op, t) < 0 then
+        error("lnet: out of memory", 3)
+    end
+end
+_M.sleep_op = sleep_op
+
 -- Events: ops that run a Lua function (in the run loop, outside any task)
 -- when woken, for timers and signals that belong to no task. The function
 -- must not block; it may wake tasks.
@@ -268,9 +338,9 @@ function _M.event_free(op)
     give_id(event_ids, n)
 end
 
--- wake(t): wakes t's op. A task that an earlier lnet.run dropped (it has
--- no op) may still stand in a script's wait list or context: it is skipped,
--- here, for every waker.
+-- wake(t): wakes t's op. A task that an earlier lnet.run dropped has no op
+-- (freeing it took it out of every wait queue and context, core/waitq.h);
+-- only a direct reference to it can still reach it: it is skipped here.
 local function wake(t)
     local op = t.op
     if op ~= nil then
@@ -280,95 +350,69 @@ end
 _M.wake = wake
 
 -- Queues of tasks waiting on a Lua-side condition (join, channels, wait
--- groups, processes, signals): FIFO, and O(1) to push, take the first,
--- and take any one out (a task whose wait was cancelled), however many
--- wait. A circle of links kept in the queue's own tables, the queue its
--- own sentinel, so a waiting task carries no field for it.
+-- groups, processes, signals, pipes): core wait queues (core/waitq.h),
+-- linked through the tasks' ops, so FIFO and O(1) to push, take the first,
+-- and take any one out, however many wait. A queue is the cdata itself.
 local Queue = {}
 Queue.__index = Queue
+local waitq_ct = ffi.metatype("struct lnet_waitq", Queue)
 
 function _M.queue()
-    local q = setmetatable({ n = 0, nxt = {}, prv = {} }, Queue)
-    q.nxt[q], q.prv[q] = q, q
-    return q
+    return waitq_ct()
 end
 
 function Queue:push(t)
-    local nxt, prv = self.nxt, self.prv
-    local last = prv[self]
-    nxt[last], prv[t] = t, last
-    nxt[t], prv[self] = self, t
-    self.n = self.n + 1
+    C.lnet_waitq_push(self, t.op)
 end
 
--- Takes t out; false when it was not in.
-function Queue:remove(t)
-    local nxt, prv = self.nxt, self.prv
-    local before = prv[t]
-    if before == nil then
-        return false
-    end
-    local after = nxt[t]
-    nxt[before], prv[after] = after, before
-    nxt[t], prv[t] = nil, nil
-    self.n = self.n - 1
-    return true
+-- Takes t out of the queue it waits in.
+function Queue.remove(_, t)
+    C.lnet_waitq_remove(t.op)
 end
 
--- The first live task, taken out, or nil. Tasks an earlier lnet.run
--- dropped (no op) are taken out and passed over: nothing can be handed to
--- them.
+-- The first task, taken out (not woken), or nil.
 function Queue:shift()
-    local nxt = self.nxt
-    local t = nxt[self]
-    while t ~= self do
-        self:remove(t)
-        if t.op ~= nil then
-            return t
-        end
-        t = nxt[self]
-    end
-    return nil
-end
-
--- The waiting tasks in order, left in the queue (for waking each to find
--- out why for itself, or moving each one's timer).
-function Queue:each()
-    local nxt, t = self.nxt, self
-    return function()
-        t = nxt[t]
-        if t ~= self then
-            return t
-        end
-    end
+    return tasks[C.lnet_waitq_shift(self)]
 end
 
 -- Wakes and takes out the first waiting task, and returns it (nil: none).
 function Queue:wake_first()
-    local t = self:shift()
-    if t ~= nil then
-        wake(t)
-    end
-    return t
+    return tasks[C.lnet_waitq_wake_first(self)]
 end
 
 function Queue:wake_all()
-    local t = self:shift()
-    while t ~= nil do
-        wake(t)
-        t = self:shift()
+    C.lnet_waitq_wake_all(self)
+end
+
+-- Wakes every waiting task and leaves it in the queue: each finds out why.
+function Queue:wake_each()
+    C.lnet_waitq_wake_each(self)
+end
+
+-- The ops waiting, in order, left in the queue (to move their timers).
+function Queue:ops()
+    local op = nil
+    return function()
+        if op == nil then
+            op = C.lnet_waitq_first(self)
+        else
+            op = C.lnet_waitq_next(op)
+        end
+        if op ~= nil then
+            return op
+        end
     end
 end
 
 -- Parks t in the queue until woken; on cancellation (of the task or ctx)
 -- takes it out and returns the error.
 function Queue:wait(t, ctx)
-    self:push(t)
-    C.lnet_op_park(t.op)
+    local op = t.op
+    C.lnet_waitq_push(self, op)
+    C.lnet_op_park(op)
     local err = park(t, ctx)
     if err ~= nil then
-        self:remove(t)
-        C.lnet_op_abandon(t.op)
+        C.lnet_op_abandon(op) -- out of the queue too
     end
     return err
 end
@@ -378,7 +422,7 @@ local function release(t)
     local id = t.op.id
     C.lnet_op_free(t.op)
     t.op = nil
-    tasks[id] = nil
+    tasks[id], cos[id] = nil, nil
     give_id(task_ids, id)
     live = live - 1
 end
@@ -416,17 +460,16 @@ local function on_exit(id, ok, ...)
     return finish(t, false, errors.TaskError(value, trace))
 end
 
--- A task is a small table on purpose: an idle conn's whole cost is its
--- task, coroutine, conn and op, and four fields keep the hash part at four.
 local function spawn(group, fn, ...)
     local id = take_id(task_ids)
     local op = C.lnet_op_new(loop, id)
     if op == nil then
         error("lnet.go: out of memory", 2)
     end
-    local t = setmetatable({ op = op, status = "running", co = co_create(fn), group = group }, Task)
-    core.sched_bind(id, t.co, ...)
-    tasks[id] = t
+    local t = setmetatable({ op = op, group = group }, Task)
+    local co = co_create(fn)
+    core.sched_bind(id, co, ...)
+    tasks[id], cos[id] = t, co
     live = live + 1
     C.lnet_op_park(op)
     C.lnet_op_wake(op)
@@ -554,7 +597,7 @@ function _M.sleep(sec, ctx)
         C.lnet_op_park(op)
         C.lnet_op_wake(op)
     else
-        C.lnet_op_sleep(op, C.lnet_now() + sec)
+        sleep_op(op, C.lnet_now() + sec)
     end
     local err = park(t, ctx)
     if err ~= nil then

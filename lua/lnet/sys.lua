@@ -14,6 +14,8 @@ struct lnet_listener;
 enum { LNET_OP_IDLE, LNET_OP_PARKED, LNET_OP_READY };
 /* A prefix of core/op.h's struct lnet_op: the fields Lua reads. */
 struct lnet_op { int id; int state; size_t progress; };
+/* core/waitq.h's struct lnet_waitq, whole: lnet.sched allocates them. */
+struct lnet_waitq { struct lnet_op *head, *tail; unsigned n; };
 /* core/copy.h's struct lnet_copy, whole: lnet.copy allocates it. */
 struct lnet_copy { const char *left; size_t left_len; double written; int failed; char *pending; };
 struct lnet_sockaddr { union { uint64_t align; char bytes[128]; } u; uint32_t len; };
@@ -32,9 +34,22 @@ struct lnet_op *lnet_op_new(struct lnet_loop *loop, int id);
 void lnet_op_free(struct lnet_op *op);
 void lnet_op_park(struct lnet_op *op);
 void lnet_op_wake(struct lnet_op *op);
-void lnet_op_sleep(struct lnet_op *op, double t);
+int lnet_op_wake_at(struct lnet_op *op, double t);
+int lnet_op_sleep(struct lnet_op *op, double t);
 void lnet_op_sleep_stop(struct lnet_op *op);
 void lnet_op_abandon(struct lnet_op *op);
+
+void lnet_waitq_push(struct lnet_waitq *q, struct lnet_op *op);
+void lnet_waitq_remove(struct lnet_op *op);
+int lnet_waitq_shift(struct lnet_waitq *q);
+int lnet_waitq_wake_first(struct lnet_waitq *q);
+void lnet_waitq_wake_all(struct lnet_waitq *q);
+void lnet_waitq_wake_each(struct lnet_waitq *q);
+struct lnet_op *lnet_waitq_first(const struct lnet_waitq *q);
+struct lnet_op *lnet_waitq_next(const struct lnet_op *op);
+void lnet_waitq_watch(struct lnet_waitq *q, struct lnet_op *op);
+void lnet_waitq_unwatch(struct lnet_op *op);
+void lnet_waitq_wake_watchers(struct lnet_waitq *q);
 
 int lnet_sockaddr_ip(struct lnet_sockaddr *a, const void *ip, size_t iplen, int port, unsigned scope);
 int lnet_sockaddr_unix(struct lnet_sockaddr *a, const char *path, size_t len);
@@ -55,7 +70,8 @@ int lnet_fd_getsockopt_int(int fd, int level, int name, int *value);
 int lnet_fd_count(void);
 int lnet_sockopt_linger(int fd, int sec);
 
-struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd);
+struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd, int net);
+int lnet_conn_net(const struct lnet_conn *c);
 void lnet_conn_free(struct lnet_conn *c);
 void lnet_conn_keep_peer(struct lnet_conn *c, const struct lnet_sockaddr *a);
 int lnet_conn_peer(const struct lnet_conn *c, struct lnet_sockaddr *out);
@@ -148,6 +164,7 @@ local function check_layout(struct, fields, whole, enums)
 end
 
 check_layout("lnet_op", { "id", "state", "progress" }, false, { "LNET_OP_IDLE", "LNET_OP_PARKED", "LNET_OP_READY" })
+check_layout("lnet_waitq", { "head", "tail", "n" }, true)
 check_layout("lnet_copy", { "left", "left_len", "written", "failed", "pending" }, true)
 check_layout("lnet_sockaddr", { "u", "len" }, true)
 local loop = C.lnet_loop_default()
