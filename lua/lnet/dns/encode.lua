@@ -42,7 +42,7 @@ local DEFAULT_UDP_SIZE = 1232 -- the DNS flag day 2020 figure
 local buf = ffi.new("uint8_t[?]", MAX)
 local pos = 0 -- the next byte of buf to write
 local suffixes = {} -- wire bytes of a name suffix -> its offset in buf
-local ext_rcode = 0 -- the rcode bits above the header's four, for OPT
+local ext_rcode = 0 -- the rcode bits above the header's four, for OPT; -1 once written
 
 local MessageErrorKind = getmetatable(MessageError(""))
 
@@ -256,15 +256,18 @@ end
 -- Records, questions, the message.
 
 -- OPT's class is the UDP payload size and its ttl the extended rcode,
--- version and DO bit (RFC 6891 section 6.1.3).
+-- version and DO bit (RFC 6891 section 6.1.3). The first OPT record of the
+-- additional section is the message's: it carries the rcode's upper bits
+-- (so its own ext_rcode is not used); any other keeps its ext_rcode.
 local function put_opt_header(rec, sec, i)
     put16(uint(rec.udp_size or DEFAULT_UDP_SIZE, 65535, sec, i, "udp_size"))
     local version = uint(rec.version or 0, 255, sec, i, "version")
-    local ext = ext_rcode
-    if ext <= 0 then -- the rcode needs no bits here (or a first OPT took them)
+    local ext
+    if sec == "additional" and ext_rcode >= 0 then
+        ext, ext_rcode = ext_rcode, -1
+    else
         ext = uint(rec.ext_rcode or 0, 255, sec, i, "ext_rcode")
     end
-    ext_rcode = -1 -- taken: a second OPT record does not carry them again
     put32(bor(lshift(ext, 24), lshift(version, 16), rec.dnssec_ok and 0x8000 or 0))
 end
 

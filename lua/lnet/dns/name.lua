@@ -31,7 +31,6 @@ local _M = {}
 local MAX_NAME = 255 -- wire bytes, the root's zero included
 local MAX_LABEL = 63
 local MAX_HOPS = 128 -- more than a 255-byte name has labels
-_M.MAX_NAME = MAX_NAME
 
 -------------------------------------------------------------------------------
 -- Wire to text.
@@ -119,7 +118,9 @@ function _M.read(s, p, start, lim, n, texts, lens)
             end
             off, floor, lim = target, target, n
         else
-            return nil, MessageError(format("reserved label type 0x%02x", c), off)
+            -- 0x40 and 0x80 mark label types RFC 6891 retired; as lengths
+            -- they are over 63 either way.
+            return nil, MessageError(format("label longer than 63 bytes (length byte 0x%02x)", c), off)
         end
     end
     local text

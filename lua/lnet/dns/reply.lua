@@ -52,10 +52,11 @@ end
 local function message(req, spec, opt)
     local additional = spec.additional
     if opt ~= nil and (additional == nil or (type(additional) == "table" and not has_opt(additional))) then
-        local list = { SERVER_OPT }
-        for i = 1, additional and #additional or 0 do
-            list[i + 1] = additional[i]
+        local list, n = {}, additional and #additional or 0
+        for i = 1, n do
+            list[i] = additional[i]
         end
+        list[n + 1] = SERVER_OPT
         additional = list
     end
     local rd, cd = spec.rd, spec.cd
@@ -192,7 +193,8 @@ function _M.formerr(data)
     return sub(data, 1, 2) .. char(bor(0x80, band(b2, 0x79)), const.rcode.FORMERR) .. "\0\0\0\0\0\0\0\0"
 end
 
--- error_reply(req, rcode): a reply with just req's question and rcode.
+-- error_reply(req, rcode, proto): the reply with req's questions and
+-- rcode, nothing else.
 function _M.error_reply(req, rcode, proto)
     return reply_bytes(req, { rcode = rcode }, proto)
 end

@@ -2,16 +2,17 @@
 -- whose every answer a script decides: dns.server{listen, handler | zone,
 -- tcp}. See README.md for the actions a handler can return.
 --
--- Every query is answered by a task of its own, so a handler may block (a
--- delay, a channel a spec drives) while the others are served. The server
--- owns those tasks: close() cancels and joins every one, and the sockets
--- and conns are closed by the tasks that use them, so nothing outlives it.
+-- Every query in hand has a task of its own (over UDP a worker, reused for
+-- the next query), so a handler may block (a delay, a channel a spec
+-- drives) while the others are served. The server owns those tasks:
+-- close() cancels and joins every one, and the sockets and conns are
+-- closed by the tasks that use them, so nothing outlives it.
 --
 -- Special problem of a flood: a task per query would let a client that
 -- sends faster than delayed answers go out grow the task count without
--- bound. At most MAX_LIVE queries are in hand at once; past that the
--- readers wait for a slot (over UDP the kernel's buffer then drops the
--- excess, as a busy server's would).
+-- bound. At most MAX_LIVE queries are in hand at once (a UDP worker holds
+-- a slot while it lives); past that the readers wait for a slot (over UDP
+-- the kernel's buffer then drops the excess, as a busy server's would).
 
 local buffer = require "string.buffer"
 local sched = require "lnet.sched"
@@ -19,6 +20,7 @@ local errors = require "lnet.errors"
 local addr = require "lnet.addr"
 local packet = require "lnet.packet"
 local listener = require "lnet.listener"
+local context = require "lnet.context"
 local sys = require "lnet.sys"
 local decode = require "lnet.dns.decode"
 local reply = require "lnet.dns.reply"
@@ -29,7 +31,9 @@ local type, error, pcall, setmetatable, tostring, pairs = type, error, pcall, se
 local char, format = string.char, string.format
 local floor, move = math.floor, table.move
 local go_in, self_task, queue = sched.go_in, sched.self_task, sched.queue
+local sleep, current = sched.sleep, sched.current
 local decode_msg, build, formerr = decode.decode, reply.build, reply.formerr
+local serve = listener.serve
 local ErrClosed = errors.ErrClosed
 
 local _M = {}
@@ -38,6 +42,8 @@ local MAX_LIVE = 1024 -- queries in hand at once
 local TCP_IDLE = 30 -- seconds a TCP conn may sit without a query (RFC 7766 asks for a limit)
 local LOG_MAX = 4096 -- entries queries() keeps (the latest)
 local BIND_TRIES = 16 -- fresh ports tried for a UDP port whose TCP twin is taken
+local SPARE_READERS = 2 -- idle UDP workers kept
+local MAX_CONNS = 512 -- TCP conns served at once
 
 local Server = {}
 Server.__index = Server
@@ -58,6 +64,11 @@ function Server:leave(t)
     end
 end
 
+local function take_slot(self, fn, ...)
+    self.live = self.live + 1
+    self.live_of[self:spawn(fn, ...)] = true
+end
+
 -- Starts fn(...) as a query task once a slot is free; false if the waiting
 -- task was cancelled (the server is closing).
 function Server:start_query(fn, ...)
@@ -67,8 +78,7 @@ function Server:start_query(fn, ...)
             return false
         end
     end
-    self.live = self.live + 1
-    self.live_of[self:spawn(fn, ...)] = true
+    take_slot(self, fn, ...)
     return true
 end
 
@@ -105,10 +115,10 @@ function Server:respond(data, proto, from)
         entry.err = "a reply, not a query"
         return nil
     elseif req.opcode ~= "QUERY" then
-        return reply.error_reply(req, "NOTIMP", proto)
+        return (reply.error_reply(req, "NOTIMP", proto))
     elseif #req.questions ~= 1 then
         entry.err = "a query must have one question"
-        return reply.error_reply(req, "FORMERR", proto)
+        return (reply.error_reply(req, "FORMERR", proto))
     end
     local ok, result = pcall(self.handler, req, { proto = proto, from = from, raw = data })
     if not ok then
@@ -121,7 +131,7 @@ function Server:respond(data, proto, from)
 end
 
 local function sleep_then(delay)
-    return delay == nil or delay <= 0 or sched.sleep(delay) ~= nil
+    return delay == nil or delay <= 0 or sleep(delay) ~= nil
 end
 
 local function serve_udp_query(self, data, from)
@@ -131,14 +141,29 @@ local function serve_udp_query(self, data, from)
     end
 end
 
-local function read_udp(self)
+-- A UDP worker reads a query and answers it, again and again. Before it
+-- answers, it makes sure some worker is left reading (starting one if it
+-- was the last and a slot is free), so a blocked or delayed answer holds
+-- up no other; after, it ends if more than SPARE_READERS are idle. Under
+-- a steady load a few workers answer everything, with no task made per
+-- query.
+local function udp_worker(self)
     local udp = self.udp
     while true do
         local data, from = udp:read_from(65535)
         if data == nil then
+            self.udp_workers = self.udp_workers - 1
             return
         end
-        if not self:start_query(serve_udp_query, self, data, from) then
+        self.udp_busy = self.udp_busy + 1
+        if self.udp_busy == self.udp_workers and self.live < MAX_LIVE then
+            self.udp_workers = self.udp_workers + 1
+            take_slot(self, udp_worker, self)
+        end
+        serve_udp_query(self, data, from)
+        self.udp_busy = self.udp_busy - 1
+        if self.udp_workers - self.udp_busy > SPARE_READERS then
+            self.udp_workers = self.udp_workers - 1
             return
         end
     end
@@ -159,9 +184,14 @@ local function serve_tcp_query(self, c, data, from, pending)
 end
 
 -- Reads length-prefixed queries off c (RFC 1035 section 4.2.2), each
--- answered by a task of its own as it arrives (RFC 7766 pipelining); the
--- conn is closed once the client is gone or idle and those tasks are done.
+-- answered by a task of its own as it arrives (RFC 7766 pipelining), until
+-- the client is gone or idle and those tasks are done; lnet.serve then
+-- closes c. Past MAX_CONNS conns at once, a new one is closed at once.
 local function serve_tcp_conn(self, c)
+    if self.conns >= MAX_CONNS then
+        return
+    end
+    self.conns = self.conns + 1
     local from, b = c:remote_addr(), buffer.new()
     local pending = { n = 0 }
     while true do
@@ -192,17 +222,7 @@ local function serve_tcp_conn(self, c)
             break
         end
     end
-    c:close()
-end
-
-local function accept_tcp(self)
-    while true do
-        local c = self.ln:accept()
-        if c == nil then
-            return
-        end
-        self:spawn(serve_tcp_conn, self, c)
-    end
+    self.conns = self.conns - 1
 end
 
 -- UDP at address, and TCP at the port UDP got; a port chosen by the
@@ -264,11 +284,18 @@ function _M.server(opts)
     end
     local self = setmetatable({
         udp = udp, ln = ln, handler = handler,
-        tasks = {}, live = 0, live_of = {}, slot_waiters = queue(), log = {},
+        tasks = {}, live = 0, live_of = {}, slot_waiters = queue(), log = {}, udp_workers = 1, udp_busy = 0, conns = 0,
     }, Server)
-    self:spawn(read_udp, self)
+    take_slot(self, udp_worker, self)
     if ln ~= nil then
-        self:spawn(accept_tcp, self)
+        -- lnet.serve accepts (backing off when out of fds) and owns the
+        -- conns; cancelling ctx closes the listener and, with no grace,
+        -- cancels the conns' tasks and waits for them.
+        local ctx
+        ctx, self.stop_tcp = context.with_cancel(context.background())
+        self.acceptor = self:spawn(serve, ln, function(c)
+            serve_tcp_conn(self, c)
+        end, ctx, 0)
     end
     return self
 end
@@ -300,13 +327,15 @@ function Server:close()
     self.closed = true
     self.udp:close()
     if self.ln ~= nil then
-        self.ln:close()
+        self.stop_tcp()
     end
-    local me, list = sched.current(), {}
+    local me, list = current(), {}
     for t in pairs(self.tasks) do
         if t ~= me then
             list[#list + 1] = t
-            t:cancel()
+            if t ~= self.acceptor then -- it ends by itself once the conns' tasks have (see server)
+                t:cancel()
+            end
         end
     end
     for i = 1, #list do
