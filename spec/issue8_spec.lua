@@ -415,4 +415,64 @@ describe("issue 8", function()
             assert.is_truthy(err:find("all tasks are asleep - deadlock!", 1, true), err)
         end)
     end)
+
+    -- Expected values from Go 1.19 (net.SplitHostPort, JoinHostPort, ParseCIDR), run by hand.
+    describe("Go's address helpers", function()
+        it("split_host_port is Go's SplitHostPort, errors and texts included", function()
+            local cases = {
+                { "1.2.3.4:80", "1.2.3.4", "80" },
+                { "[::1]:80", "::1", "80" },
+                { "host:", "host", "" },
+                { ":80", "", "80" },
+                { "1.2.3.4", nil, "address 1.2.3.4: missing port in address" },
+                { "::1:80", nil, "address ::1:80: too many colons in address" },
+                { "[::1]", nil, "address [::1]: missing port in address" },
+            }
+            for _, c in ipairs(cases) do
+                local host, port = lnet.split_host_port(c[1])
+                if c[2] ~= nil then
+                    assert.are.same({ c[2], c[3] }, { host, port }, c[1])
+                else
+                    assert.is_nil(host, c[1])
+                    assert.are.equal("AddrError", getmetatable(port).name)
+                    assert.are.equal(c[3], tostring(port))
+                end
+            end
+            assert.has_error(function()
+                lnet.split_host_port(80)
+            end, "bad argument #1 to 'split_host_port' (string expected, got number)")
+        end)
+
+        it("join_host_port is Go's JoinHostPort; the port may be a number", function()
+            assert.are.equal("[::1]:80", lnet.join_host_port("::1", "80"))
+            assert.are.equal("a.b:http", lnet.join_host_port("a.b", "http"))
+            assert.are.equal("[fe80::1%eth0]:1", lnet.join_host_port("fe80::1%eth0", 1))
+            assert.has_error(function()
+                lnet.join_host_port("h", {})
+            end, "bad argument #2 to 'join_host_port' (string or number expected, got table)")
+        end)
+
+        it("parse_cidr is Go's ParseCIDR: the IP as written and its network, or invalid CIDR address", function()
+            local good = {
+                { "192.0.2.1/24", "192.0.2.1", "192.0.2.0/24" },
+                { "1.2.3.4/024", "1.2.3.4", "1.2.3.0/24" },
+                { "::1/128", "::1", "::1/128" },
+                { "2001:db8::/32", "2001:db8::", "2001:db8::/32" },
+                { "::ffff:1.2.3.4/120", "1.2.3.4", "1.2.3.0/24" },
+            }
+            for _, c in ipairs(good) do
+                local ip, net = lnet.parse_cidr(c[1])
+                assert.are.equal(c[2], tostring(ip), c[1])
+                assert.are.equal(c[3], tostring(net), c[1])
+                assert.is_true(net:contains(ip), c[1])
+            end
+            for _, bad in ipairs({ "1.2.3.4", "1.2.3.4/33", "fe80::1%eth0/64", "1.2.3.4/", "1.2.3.4/-1",
+                                   "1.2.3.4/8/9", " 1.2.3.4/8", "1.2.3.4/+8" }) do
+                local ip, err = lnet.parse_cidr(bad)
+                assert.is_nil(ip, bad)
+                assert.are.equal("ParseError", getmetatable(err).name)
+                assert.are.equal("invalid CIDR address: " .. bad, tostring(err))
+            end
+        end)
+    end)
 end)

@@ -32,8 +32,9 @@ local function ping(c, echo)
     echo:join()
 end
 
--- jit.v names a chunk by its file's base name: lnet's are these.
-local modules = {}
+-- jit.v names a chunk by its file's base name: lnet's are these, and the
+-- functions lnet.pack generates for each format (chunk "=lnet.pack").
+local modules = { "lnet.pack:" }
 for path in io.popen("ls lua/lnet"):lines() do
     modules[#modules + 1] = path
 end
@@ -88,6 +89,22 @@ describe("the JIT", function()
         assert.are.same({}, lnet_aborts(log))
         c:close()
         s:close()
+    end)
+
+    it("compiles a hot lnet.unpack and lnet.pack loop without aborts", function()
+        local fmt = ">I4 i2 d s1 !4 Xi4 <j"
+        local s = lnet.pack(fmt, 1, -2, 0.5, "abc", 5)
+        local log = jit_log(function()
+            local sum = 0
+            for i = 1, 20000 do
+                local a, b, c, d, e, pos = lnet.unpack(fmt, s)
+                sum = sum + a + b + c + #d + e + pos + #lnet.pack(fmt, i, b, c, d, i)
+            end
+            assert(sum > 0)
+        end)
+        -- the generated code is inlined into the loop's trace
+        assert.truthy(log:find("%[TRACE%s+%d+ jit_spec%.lua:%d+ loop%]"), "the loop was not compiled")
+        assert.are.same({}, lnet_aborts(log))
     end)
 
     it("compiles lnet.copy without aborts", function()

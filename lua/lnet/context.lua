@@ -3,7 +3,8 @@
 -- A cancelable context (with_cancel, with_deadline, with_timeout) keeps the
 -- ops of the tasks parked under it (a core wait queue that watches their
 -- waits, core/waitq.h: no allocation per wait, and an op freed by the end
--- of a run leaves it) and the set of its cancelable children.
+-- of a run leaves it) and the set of its cancelable children, each made
+-- when first needed.
 -- Cancelling it sets done_err, wakes every parked task (each then fails its call
 -- with an OpError wrapping err, or the plain err where there is no op),
 -- cancels the children depth-first and unlinks itself from its parent, all
@@ -85,17 +86,20 @@ local function cancel(c, err)
         if x.timer ~= nil then
             stop_timer(x)
         end
-        C.lnet_waitq_wake_watchers(x.waiters)
-        local done_q = x.done_q
+        local waiters, done_q, children = x.waiters, x.done_q, x.children
+        if waiters ~= nil then
+            C.lnet_waitq_wake_watchers(waiters)
+        end
         if done_q ~= nil then
             done_q:wake_all()
         end
-        local children = x.children
-        x.children = nil
-        for child in pairs(children) do
-            stack = stack or {}
-            n = n + 1
-            stack[n] = child
+        if children ~= nil then
+            x.children = nil
+            for child in pairs(children) do
+                stack = stack or {}
+                n = n + 1
+                stack[n] = child
+            end
         end
         local afters = x.afters
         if afters ~= nil then
@@ -113,13 +117,13 @@ local function cancel(c, err)
 end
 
 -- A new cancelable child of parent, already cancelled if parent is done.
+-- Its set of children and its queue of waiters are made when first needed
+-- (sched's wait_begin makes the queue): most contexts never have either.
 local function new_cancelable(parent, deadline_at)
     local pc = parent.canceler
     local c = setmetatable({
         parent = parent,
         deadline_at = deadline_at,
-        waiters = sched.queue(),
-        children = {},
         parent_canceler = pc,
     }, Context)
     c.canceler = c
@@ -128,7 +132,12 @@ local function new_cancelable(parent, deadline_at)
             c.parent_canceler = nil
             cancel(c, pc.done_err)
         else
-            pc.children[c] = true
+            local siblings = pc.children
+            if siblings == nil then
+                siblings = {}
+                pc.children = siblings
+            end
+            siblings[c] = true
         end
     end
     return c

@@ -15,6 +15,8 @@ local signal = require "lnet.signal"
 local process = require "lnet.process"
 local icmp = require "lnet.icmp"
 local addr = require "lnet.addr"
+local pack = require "lnet.pack"
+local hexdump = require "lnet.hexdump"
 local resolver = require "lnet.resolver"
 
 local C = sys.C
@@ -40,6 +42,11 @@ local _M = {
     split_host_port = addr.split_host_port,
     join_host_port = addr.join_host_port,
     parse_cidr = ip.parse_cidr,
+
+    pack = pack.pack,
+    unpack = pack.unpack,
+    packsize = pack.packsize,
+    hexdump = hexdump.hexdump,
 
     errors = errors,
     ip = ip,

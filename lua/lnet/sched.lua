@@ -38,6 +38,8 @@ local AGAIN = -sys.codes.EAGAIN
 
 local _M = { AGAIN = AGAIN }
 
+local waitq_ct -- core wait queues, Queue below
+
 -- The metatable of contexts (lnet.context fills it in): every blocking call
 -- checks its ctx slot against it, whether or not the call would wait.
 local Context = {}
@@ -167,7 +169,12 @@ local function wait_begin(t, ctx)
         if c.done_err ~= nil then
             return c.done_err
         end
-        C.lnet_waitq_watch(c.waiters, t.op)
+        local waiters = c.waiters
+        if waiters == nil then
+            waiters = waitq_ct()
+            c.waiters = waiters
+        end
+        C.lnet_waitq_watch(waiters, t.op)
     end
     return nil
 end
@@ -355,7 +362,7 @@ _M.wake = wake
 -- and take any one out, however many wait. A queue is the cdata itself.
 local Queue = {}
 Queue.__index = Queue
-local waitq_ct = ffi.metatype("struct lnet_waitq", Queue)
+waitq_ct = ffi.metatype("struct lnet_waitq", Queue)
 
 function _M.queue()
     return waitq_ct()
