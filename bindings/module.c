@@ -19,6 +19,8 @@
 #include "errors.h"
 #include "layout.h"
 #include "sched.h"
+#include "resolver_ares.h"
+#include "resolver_system.h"
 
 int luaopen_lnet_core(lua_State *L);
 
@@ -76,6 +78,8 @@ static void push_constants(lua_State *L) {
     C(IPPROTO_IPV6);
     C(IPV6_V6ONLY);
     C(SOMAXCONN);
+    C(LNET_ARES_EBASE);   /* c-ares statuses, as -(base + ARES_*) */
+    C(LNET_SYSRES_ADDRS); /* addresses one getaddrinfo answer keeps */
 #undef C
 }
 

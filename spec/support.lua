@@ -236,4 +236,104 @@ function support.cancelled()
     return ctx
 end
 
+-- DNS peers -------------------------------------------------------------
+
+-- Our environment for a peer program: without the ASan runtime that the
+-- sanitizer run preloads into luajit (a peer is not built for it).
+function support.peer_environ()
+    local env = {}
+    for _, kv in ipairs(lnet.process.environ()) do
+        if not kv:find("^LD_PRELOAD=") then
+            env[#env + 1] = kv
+        end
+    end
+    return env
+end
+
+-- A loopback port that was free a moment ago for both TCP and UDP (a DNS
+-- server we start takes both).
+function support.free_udp_port(host)
+    host = host or "127.0.0.1"
+    for _ = 1, 20 do
+        local ln = assert(lnet.listen("tcp", host .. ":0"))
+        local port = ln:addr().port
+        local pc = lnet.listen_packet("udp", host .. ":" .. port)
+        ln:close()
+        if pc ~= nil then
+            pc:close()
+            return port
+        end
+    end
+    error("no free port on " .. host)
+end
+
+-- Starts dnsmasq on 127.0.0.1:port serving only `lines` (dnsmasq.conf
+-- lines; names under .test that it does not know are NXDOMAIN), and waits
+-- until it answers. Returns {port, server = "127.0.0.1:port", stop()}.
+function support.dnsmasq(lines)
+    local port = support.free_udp_port()
+    local conf = os.tmpname()
+    local f = assert(io.open(conf, "w"))
+    f:write(table.concat({ "no-resolv", "no-hosts", "port=" .. port, "listen-address=127.0.0.1", "bind-interfaces",
+                           "user=root", "pid-file=", "local=/test/", "host-record=ready.test,192.0.2.250" }, "\n"),
+        "\n", table.concat(lines, "\n"), "\n")
+    f:close()
+    local proc = assert(lnet.process.spawn({ argv = { "dnsmasq", "-k", "-C", conf }, env = support.peer_environ() }))
+    local dm = { port = port, server = "127.0.0.1:" .. port }
+    function dm.stop()
+        proc:kill("SIGTERM")
+        proc:wait()
+        os.remove(conf)
+    end
+    local r = assert(lnet.resolver({ servers = { dm.server }, timeout = 0.1, attempts = 1, prefer = "ares" }))
+    local bg = context.background()
+    for _ = 1, 100 do
+        if r:lookup_host(bg, "ready.test") then
+            return dm
+        end
+        lnet.sleep(0.02)
+    end
+    dm.stop()
+    error("dnsmasq did not answer on " .. dm.server)
+end
+
+-- A DNS server on loopback UDP that answers each query by rule(qname,
+-- qtype) -> rcode [, a list of 4-byte IPv4 answers], from the question it
+-- was sent (no EDNS: c-ares sends none). rule returning nil drops the
+-- query: a black hole. Returns {server, stop()}.
+function support.dns_responder(rule)
+    local pc = assert(lnet.listen_packet("udp", "127.0.0.1:0"))
+    local srv = { server = tostring(pc:local_addr()), queries = 0 }
+    local task = lnet.go(function()
+        while true do
+            local q, from = pc:read_from(512)
+            if q == nil then
+                return
+            end
+            srv.queries = srv.queries + 1
+            local labels, i = {}, 13
+            while i <= #q and q:byte(i) > 0 do
+                labels[#labels + 1] = q:sub(i + 1, i + q:byte(i))
+                i = i + q:byte(i) + 1
+            end
+            local qtype = (q:byte(i + 1) or 0) * 256 + (q:byte(i + 2) or 0)
+            local rcode, answers = rule(table.concat(labels, "."), qtype)
+            if rcode ~= nil then
+                answers = answers or {}
+                local rrs = {}
+                for k, ip4 in ipairs(answers) do
+                    rrs[k] = "\192\12\0\1\0\1\0\0\0\60\0\4" .. ip4
+                end
+                pc:write_to(q:sub(1, 2) .. "\129" .. string.char(128 + rcode) .. "\0\1\0" .. string.char(#rrs)
+                    .. "\0\0\0\0" .. q:sub(13, i + 4) .. table.concat(rrs), from)
+            end
+        end
+    end)
+    function srv.stop()
+        pc:close()
+        task:join()
+    end
+    return srv
+end
+
 return support

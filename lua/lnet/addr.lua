@@ -371,9 +371,6 @@ function _M.parse_port(net, service)
     return port
 end
 
-local MAX_RESOLVED = 16
-local resolved = ffi_new("struct lnet_sockaddr[?]", MAX_RESOLVED)
-
 local function family_fits(spec, ipv)
     if spec.v == 4 then
         return ipv:is4() or ipv:is4in6()
@@ -383,37 +380,14 @@ local function family_fits(spec, ipv)
     return true
 end
 
--- The IPs of a name, through the system resolver, in its order; or nil
--- and a DNSError.
-local function resolve_name(spec, host)
-    -- With a colon or a zone it is no domain name (a malformed IPv6
-    -- literal) and, as in Go, no host has it.
-    local n = -sys.codes.EAI_NONAME
-    if not find(host, "[%%:]") then
-        n = C.lnet_resolve_blocking(host, K.AF_UNSPEC, resolved, MAX_RESOLVED)
-    end
-    if n < 0 then
-        local codes = sys.codes
-        local not_found = n == -codes.EAI_NONAME
-        return nil,
-            errors.DNSError({
-                err = not_found and "no such host" or "server misbehaving",
-                name = host,
-                is_not_found = not_found,
-                is_temporary = n == -codes.EAI_AGAIN,
-            })
-    end
-    local ips = {}
-    for i = 0, n - 1 do
-        ips[#ips + 1] = _M.from_sockaddr(resolved[i], spec.name).ip
-    end
-    return ips
-end
+-- The resolver of names no caller chose: lnet.resolver sets it when it
+-- loads (it needs this module, so this one cannot require it).
+_M.default_resolver = nil
 
 -- The IPs of host (a literal or a name), filtered to the network's family
 -- as Go's filterAddrList does, so a name of the other family only is "no
 -- suitable address found".
-local function lookup(spec, host)
+local function lookup(spec, host, resolver, ctx)
     local ips, err
     local literal = ip.parse_addr(host)
     if literal ~= nil then
@@ -424,7 +398,7 @@ local function lookup(spec, host)
             ips[2] = ip.ipv4_unspecified()
         end
     else
-        ips, err = resolve_name(spec, host)
+        ips, err = (resolver or _M.default_resolver):resolve_ips(ctx, spec.v, host)
         if ips == nil then
             return nil, err
         end
@@ -456,11 +430,12 @@ function _M.of_kind(spec, a, why)
     return a
 end
 
--- resolve(spec, address, for_listen): the list of address objects to dial,
--- or the one to listen on; nil and an AddrError or DNSError. An empty host
--- means the wildcard (listen) or the local system (dial); an empty address
--- to listen on is the wildcard with port 0, as in Go.
-function _M.resolve(spec, address, for_listen)
+-- resolve(spec, address, for_listen [, resolver, ctx]): the list of address
+-- objects to dial, or the one to listen on; nil and an AddrError or
+-- DNSError. An empty host means the wildcard (listen) or the local system
+-- (dial); an empty address to listen on is the wildcard with port 0, as in
+-- Go. A name goes to resolver (the default one if nil), bounded by ctx.
+function _M.resolve(spec, address, for_listen, resolver, ctx)
     if type(address) ~= "string" then
         if not _M.is_addr(address) then
             error("bad address (string or address object expected, got " .. type(address) .. ")", 3)
@@ -495,7 +470,7 @@ function _M.resolve(spec, address, for_listen)
         local v6 = spec.v == 6 or spec.v == nil and for_listen and _M.supports_ipv6()
         ips = { v6 and ip.ipv6_unspecified() or ip.ipv4_unspecified() }
     else
-        ips, err = lookup(spec, host)
+        ips, err = lookup(spec, host, resolver, ctx)
         if ips == nil then
             return nil, err
         end

@@ -1,8 +1,10 @@
 -- lnet.dial (private): dial and the Dialer.
 --
--- A dial resolves the address to a list, then tries each in order until one
--- connects, as Go's dialSerial does: each try gets an equal share of the
--- time left, so a dead first address cannot eat a later one's chance.
+-- A dial resolves the address to a list through the dialer's resolver, then
+-- tries each in order until one connects, as Go's dialSerial does: each try
+-- gets an equal share of the time left, so a dead first address cannot eat a
+-- later one's chance. A "tcp" dial to a name with addresses of both families
+-- races them as Go's dialParallel (RFC 8305, Happy Eyeballs).
 
 local ffi = require "ffi"
 local sys = require "lnet.sys"
@@ -42,11 +44,18 @@ local function check_opts(opts, level)
     conn.deadline(opts.deadline, "dialer")
 end
 
--- dialer{timeout, deadline, local_addr}: a reusable dial configuration.
+-- dialer{timeout, deadline, local_addr, resolver}: a reusable dial
+-- configuration; resolver (lnet.resolver{...}) resolves names, the default
+-- one when nil.
 function _M.dialer(opts)
     opts = opts or {}
     check_opts(opts, 2)
-    return setmetatable({ timeout = opts.timeout, deadline = opts.deadline, local_addr = opts.local_addr }, Dialer)
+    local r = opts.resolver
+    if r ~= nil and (type(r) ~= "table" or r.resolve_ips == nil) then
+        error("bad dialer resolver (resolver expected, got " .. type(r) .. ")", 2)
+    end
+    return setmetatable(
+        { timeout = opts.timeout, deadline = opts.deadline, local_addr = opts.local_addr, resolver = r }, Dialer)
 end
 
 local sa = ffi_new("struct lnet_sockaddr")
@@ -138,11 +147,131 @@ local function resolve_local(spec, local_addr)
     return addrs[1]
 end
 
+-- The addresses of address, a name resolved within the dial's deadline and
+-- ctx (which end it as Go's "i/o timeout" or "operation was canceled"); or
+-- {err = e}.
+local function resolve_bounded(spec, address, resolver, deadline, ctx)
+    local rctx, cancel = ctx, nil
+    if deadline ~= huge then
+        rctx, cancel = context.with_deadline(ctx or context.background(), deadline)
+    end
+    local addrs, err = addr.resolve(spec, address, false, resolver, rctx)
+    if cancel ~= nil then
+        cancel()
+    end
+    return addrs or { err = errors.map_ctx_err(err) }
+end
+
+-- Go's dialSerial: each address in turn, each with an equal share of the
+-- time left; the conn, or nil and the first address's OpError.
+local function dial_serial(t, spec, network, addrs, la, deadline, ctx)
+    local first_err
+    for i = 1, #addrs do
+        local a = addrs[i]
+        local share = deadline
+        if deadline ~= huge then
+            share = C.lnet_now() + (deadline - C.lnet_now()) / (#addrs - i + 1)
+        end
+        -- Datagram networks connect without waiting and make packet conns.
+        local c, err = (spec.packet and packet.connect or spec.tcp and connect_tcp or connect)(t, spec, a, la, share,
+            ctx)
+        if c ~= nil then
+            return c
+        end
+        first_err = first_err or OpError("dial", network, la, a, err)
+        if ctx_err(ctx) ~= nil or t.canceled then
+            break
+        end
+    end
+    return nil, first_err
+end
+
+-- RFC 8305's "Connection Attempt Delay", Go's default FallbackDelay.
+local FALLBACK_DELAY = 0.3
+
+local function is4(a)
+    return a.ip:is4() or a.ip:is4in6()
+end
+
+-- Go's addrList.partition: the addresses of the first one's family, and the rest.
+local function partition(addrs)
+    local primaries, fallbacks = {}, {}
+    local v4 = is4(addrs[1])
+    for i = 1, #addrs do
+        local list = is4(addrs[i]) == v4 and primaries or fallbacks
+        list[#list + 1] = addrs[i]
+    end
+    return primaries, fallbacks
+end
+
+-- Go's dialParallel: the primaries start at once, the fallbacks after
+-- FALLBACK_DELAY or as soon as the primaries fail; the first conn wins and
+-- the other racer's is closed; if both fail, the primaries' error. Each
+-- racer is a task of its own; neither outlives the dial by more than a loop
+-- turn, since the race's ctx is cancelled on the way out.
+local function dial_parallel(t, spec, network, primaries, fallbacks, la, deadline, ctx)
+    if #fallbacks == 0 then
+        return dial_serial(t, spec, network, primaries, la, deadline, ctx)
+    end
+    local results = sched.channel(2)
+    local race_ctx, cancel_race = context.with_cancel(ctx or context.background())
+    local timer, stop_timer = context.with_timeout(race_ctx, FALLBACK_DELAY)
+    local over = false
+    local function racer(addrs, primary)
+        local c, err = dial_serial(self_task(1), spec, network, addrs, la, deadline, race_ctx)
+        if over then
+            if c ~= nil then
+                c:close()
+            end
+            return
+        end
+        results:send({ c = c, err = err, primary = primary })
+    end
+    local function finish(c, err)
+        over = true
+        cancel_race()
+        stop_timer()
+        while results.count > 0 do
+            local late = results:recv()
+            if late.c ~= nil then
+                late.c:close()
+            end
+        end
+        return c, err
+    end
+    sched.go(racer, primaries, true)
+    local racing, primary_err = 1, nil
+    local fallback_started = false
+    while racing > 0 do
+        -- Bounded by the fallback timer until the fallbacks start; then, or
+        -- once the race's ctx is done, the racers' own ends bound the wait.
+        local res, _, err = results:recv(not fallback_started and race_ctx:err() == nil and timer or nil)
+        if res ~= nil then
+            racing = racing - 1
+            if res.c ~= nil then
+                return finish(res.c)
+            end
+            if res.primary then
+                primary_err = res.err
+            end
+        elseif t.canceled then
+            return finish(nil, OpError("dial", network, la, primaries[1], errors.map_ctx_err(err)))
+        end
+        -- The delay is over, or the primaries failed first: the fallbacks'
+        -- turn (not when the dial's own ctx ended the wait: they would fail).
+        if not fallback_started and (res ~= nil and res.primary or res == nil and race_ctx:err() == nil) then
+            fallback_started = true
+            racing = racing + 1
+            sched.go(racer, fallbacks, false)
+        end
+    end
+    return finish(nil, primary_err)
+end
+
 -- dial(network, address [, ctx]): a conn, or nil and an OpError. The ctx
--- bounds the connects, with the dialer's own limits; one it ends is Go's
--- "operation was canceled" or "i/o timeout" (errors.is finds the ctx's
--- error). A name is resolved first, by getaddrinfo, which nothing
--- interrupts (the c-ares resolver of a later issue will be cancellable).
+-- bounds the resolution and the connects, with the dialer's own limits; one
+-- it ends is Go's "operation was canceled" or "i/o timeout" (errors.is
+-- finds the ctx's error).
 function Dialer:dial(network, address, ctx)
     errors.check_self(self, Dialer, "dialer", "dial")
     if type(network) ~= "string" then
@@ -159,11 +288,15 @@ function Dialer:dial(network, address, ctx)
     if err ~= nil then
         return nil, OpError("dial", network, nil, nil, err)
     end
-    local addrs
-    addrs, err = addr.resolve(spec, address, false)
-    if addrs ~= nil then
-        addrs, err = addr.dialable(addrs, la)
+    local deadline = self.deadline or huge
+    if self.timeout ~= nil and self.timeout ~= 0 then -- Go: zero means none
+        deadline = min(deadline, C.lnet_now() + self.timeout)
     end
+    local addrs = resolve_bounded(spec, address, self.resolver, deadline, ctx)
+    if addrs.err ~= nil then
+        return nil, OpError("dial", network, nil, nil, addrs.err)
+    end
+    addrs, err = addr.dialable(addrs, la)
     if addrs == nil then
         return nil, OpError("dial", network, nil, nil, err)
     end
@@ -171,29 +304,11 @@ function Dialer:dial(network, address, ctx)
     if cerr ~= nil then
         return nil, OpError("dial", network, la, addrs[1], errors.map_ctx_err(cerr))
     end
-    local deadline = self.deadline or huge
-    if self.timeout ~= nil and self.timeout ~= 0 then -- Go: zero means none
-        deadline = min(deadline, C.lnet_now() + self.timeout)
+    if spec.name == "tcp" then
+        local primaries, fallbacks = partition(addrs)
+        return dial_parallel(t, spec, network, primaries, fallbacks, la, deadline, ctx)
     end
-    local first_err
-    for i = 1, #addrs do
-        local a = addrs[i]
-        local share = deadline
-        if deadline ~= huge then
-            share = C.lnet_now() + (deadline - C.lnet_now()) / (#addrs - i + 1)
-        end
-        local c
-        -- Datagram networks connect without waiting and make packet conns.
-        c, err = (spec.packet and packet.connect or spec.tcp and connect_tcp or connect)(t, spec, a, la, share, ctx)
-        if c ~= nil then
-            return c
-        end
-        first_err = first_err or OpError("dial", network, la, a, err)
-        if ctx_err(ctx) ~= nil or t.canceled then
-            break
-        end
-    end
-    return nil, first_err
+    return dial_serial(t, spec, network, addrs, la, deadline, ctx)
 end
 
 local default_dialer = _M.dialer()

@@ -18,6 +18,7 @@ local icmp = require "lnet.icmp"
 local addr = require "lnet.addr"
 local pack = require "lnet.pack"
 local hexdump = require "lnet.hexdump"
+local resolver = require "lnet.resolver"
 
 local C = sys.C
 
@@ -37,6 +38,8 @@ local _M = {
     serve = listener.serve,
     pipe = pipe.pipe,
     listen_packet = packet.listen_packet,
+    resolver = resolver.new,
+    default_resolver = resolver.default,
 
     -- Go's SplitHostPort, JoinHostPort and ParseCIDR.
     split_host_port = addr.split_host_port,

@@ -311,7 +311,7 @@ function PacketConn:write_to(s, address, ctx)
     check_ctx(ctx, 3, "write_to")
     local dest = address
     if type(address) == "string" then
-        local addrs, err = addr.resolve(self.spec, address, false)
+        local addrs, err = addr.resolve(self.spec, address, false, nil, ctx)
         if addrs == nil then
             return nil, self:op_error("write", err)
         end

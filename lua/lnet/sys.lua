@@ -93,7 +93,35 @@ int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op, struct lne
 int lnet_listener_set_deadline(struct lnet_listener *l, double t);
 int lnet_listener_fd(const struct lnet_listener *l);
 
-int lnet_resolve_blocking(const char *host, int family, struct lnet_sockaddr *out, int max);
+struct lnet_ares;
+struct lnet_ares_lookup;
+struct lnet_ares *lnet_ares_new(struct lnet_loop *loop, const char *servers_csv, int timeout_ms, int attempts, int *err);
+void lnet_ares_free(struct lnet_ares *r);
+int lnet_ares_ndots(const struct lnet_ares *r);
+int lnet_ares_ndomains(const struct lnet_ares *r);
+const char *lnet_ares_domain(const struct lnet_ares *r, int i);
+int lnet_ares_servers(const struct lnet_ares *r, char *buf, size_t size);
+struct lnet_ares_lookup *lnet_ares_lookup_start(struct lnet_ares *r, struct lnet_op *op, const char *name, int qtype, int qtype2);
+int lnet_ares_lookup_done(const struct lnet_ares_lookup *l);
+void lnet_ares_lookup_cancel(struct lnet_ares_lookup *l);
+void lnet_ares_lookup_free(struct lnet_ares_lookup *l);
+int lnet_ares_lookup_status(const struct lnet_ares_lookup *l, int i);
+int lnet_ares_lookup_count(const struct lnet_ares_lookup *l, int i);
+const char *lnet_ares_lookup_text(const struct lnet_ares_lookup *l, int i, int j, size_t *len);
+int lnet_ares_lookup_num(const struct lnet_ares_lookup *l, int i, int j, int k);
+const char *lnet_ares_lookup_cname(const struct lnet_ares_lookup *l, int i);
+const char *lnet_ares_lookup_server(const struct lnet_ares_lookup *l);
+const char *lnet_ares_version(void);
+
+struct lnet_sysres_job;
+struct lnet_sysres_job *lnet_sysres_start(struct lnet_loop *loop, struct lnet_op *op, const char *host, int family, int canon, int *err);
+struct lnet_sysres_job *lnet_sysres_start_reverse(struct lnet_loop *loop, struct lnet_op *op, const char *ip, size_t len, int *err);
+int lnet_sysres_done(const struct lnet_sysres_job *j);
+int lnet_sysres_result(const struct lnet_sysres_job *j, struct lnet_sockaddr *out, int max);
+const char *lnet_sysres_name(const struct lnet_sysres_job *j);
+void lnet_sysres_free(struct lnet_sysres_job *j);
+void lnet_sysres_slot_event(struct lnet_op *op);
+int lnet_sysres_pending(void);
 ]]
 
 -- In the host the core is linked in and exported; under plain luajit it is
