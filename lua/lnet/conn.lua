@@ -11,6 +11,7 @@ local sys = require "lnet.sys"
 local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local addr = require "lnet.addr"
+local check_arg = errors.check_arg
 
 local C, K, codes = sys.C, sys.const, sys.codes
 local rbuf = sys.rbuf
@@ -195,9 +196,7 @@ end }
 
 function Conn:write(s, ctx)
     check_conn(self, "write")
-    if type(s) ~= "string" then
-        error("bad argument #1 to 'write' (string expected, got " .. type(s) .. ")", 2)
-    end
+    check_arg(s, "string", 1, "write")
     check_ctx(ctx, 2, "write")
     self_task(2).op.progress = 0
     return retry(WRITE_CALL, self, ctx, s)

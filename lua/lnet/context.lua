@@ -21,6 +21,7 @@
 local sys = require "lnet.sys"
 local sched = require "lnet.sched"
 local errors = require "lnet.errors"
+local check_arg = errors.check_arg
 
 local C = sys.C
 local setmetatable, getmetatable, type, error, pairs, next = setmetatable, getmetatable, type, error, pairs, next
@@ -199,9 +200,7 @@ end
 -- it already is). Returns stop(), true if it kept fn from being started.
 function _M.after_func(ctx, fn)
     check_parent(ctx, "after_func")
-    if type(fn) ~= "function" then
-        error("bad argument #2 to 'after_func' (function expected, got " .. type(fn) .. ")", 2)
-    end
+    check_arg(fn, "function", 2, "after_func")
     local c = ctx.canceler
     if c == nil then -- never done: stop() stops it, once
         local stopped = false

@@ -14,6 +14,7 @@ local addr = require "lnet.addr"
 local conn = require "lnet.conn"
 local context = require "lnet.context"
 local packet = require "lnet.packet"
+local check_arg = errors.check_arg
 
 local C, K = sys.C, sys.const
 local ffi_new = ffi.new
@@ -274,9 +275,7 @@ end
 -- finds the ctx's error).
 function Dialer:dial(network, address, ctx)
     errors.check_self(self, Dialer, "dialer", "dial")
-    if type(network) ~= "string" then
-        error("bad argument #1 to 'dial' (string expected, got " .. type(network) .. ")", 2)
-    end
+    check_arg(network, "string", 1, "dial")
     check_ctx(ctx, 3, "dial")
     local t = self_task(2)
     local spec, err = addr.network(network)

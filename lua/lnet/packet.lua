@@ -15,6 +15,7 @@ local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local addr = require "lnet.addr"
 local conn = require "lnet.conn"
+local check_arg = errors.check_arg
 
 ffi.cdef [[
 struct lnet_packet;
@@ -127,9 +128,7 @@ end
 -- listen_packet(network, address): a PacketConn bound to address, or nil
 -- and an OpError. A wildcard "udp" address is a dual-stack [::] socket.
 function _M.listen_packet(network, address)
-    if type(network) ~= "string" then
-        error("bad argument #1 to 'listen_packet' (string expected, got " .. type(network) .. ")", 2)
-    end
+    check_arg(network, "string", 1, "listen_packet")
     local spec, a = addr.listen_target(network, address, true)
     if spec == nil then
         return nil, a

@@ -22,6 +22,7 @@ local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local conn = require "lnet.conn"
 local signals = require "lnet.signals"
+local check_arg = errors.check_arg
 
 ffi.cdef [[
 enum { LNET_PROCESS_NEW, LNET_PROCESS_RUNNING, LNET_PROCESS_EXITED, LNET_PROCESS_RELEASED };
@@ -275,9 +276,7 @@ end
 -- child cannot be started; the spawn blocks the loop until the child has
 -- exec'd.
 function _M.spawn(opts)
-    if type(opts) ~= "table" then
-        error("bad argument #1 to 'spawn' (table expected, got " .. type(opts) .. ")", 2)
-    end
+    check_arg(opts, "table", 1, "spawn")
     local argv, env, dir, files = opts.argv, opts.env, opts.dir, opts.extra_files
     if type(argv) ~= "table" or type(argv[1]) ~= "string" then
         error("bad field 'argv' to 'spawn' (non-empty array of strings expected)", 2)

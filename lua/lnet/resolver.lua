@@ -21,6 +21,7 @@ local errors = require "lnet.errors"
 local ip = require "lnet.ip"
 local addr = require "lnet.addr"
 local context = require "lnet.context"
+local check_arg = errors.check_arg
 
 local C, K, loop, codes = sys.C, sys.const, sys.loop, sys.codes
 local ffi_string, ffi_new, ffi_gc = ffi.string, ffi.new, ffi.gc
@@ -1114,9 +1115,7 @@ end
 -- or nil and an AddrError for a server that does not parse.
 function _M.new(opts)
     opts = opts or {}
-    if type(opts) ~= "table" then
-        error("bad argument #1 to 'resolver' (table expected, got " .. type(opts) .. ")", 2)
-    end
+    check_arg(opts, "table", 1, "resolver")
     local prefer, servers, timeout, attempts = opts.prefer, opts.servers, opts.timeout, opts.attempts
     if prefer ~= nil and prefer ~= "ares" and prefer ~= "system" then
         opt_error("prefer", '"ares" or "system"', prefer)

@@ -25,6 +25,7 @@ local sys = require "lnet.sys"
 local decode = require "lnet.dns.decode"
 local reply = require "lnet.dns.reply"
 local zone = require "lnet.dns.zone"
+local check_arg = errors.check_arg
 
 local C = sys.C
 local type, error, pcall, setmetatable, tostring, pairs = type, error, pcall, setmetatable, tostring, pairs
@@ -248,9 +249,7 @@ end
 -- a running server, or nil and the error (the listen error, or a
 -- DNSMessageError for a zone table that cannot be served).
 function _M.server(opts)
-    if type(opts) ~= "table" then
-        error("bad argument #1 to 'server' (table expected, got " .. type(opts) .. ")", 2)
-    end
+    check_arg(opts, "table", 1, "server")
     local handler, address = opts.handler, opts.listen or "127.0.0.1:0"
     if addr.is_addr(address) then
         address = tostring(address)
