@@ -31,7 +31,21 @@ local byte, sub, find, match, lower, format = string.byte, string.sub, string.fi
 local concat, sort = table.concat, table.sort
 local random, floor = math.random, math.floor
 local getenv, open, stderr = os.getenv, io.open, io.stderr
-local self_task, park, ctx_err = sched.self_task, sched.park, sched.ctx_err
+local self_task, ctx_err, retry = sched.self_task, sched.ctx_err, sched.retry
+local AGAIN = sched.AGAIN
+
+-- A wait for a job the core finishes on its own (a lookup, a thread's
+-- call): done(job) says whether it has; the core wakes the op when it is.
+-- The shape sched.retry takes, so a cancel or a ctx ends it the same way.
+local function finished(done)
+    return sched.rc_err(function(job, op)
+        if done(job) ~= 0 then
+            return 0
+        end
+        C.lnet_op_park(op)
+        return AGAIN
+    end)
+end
 local DNSError, map_ctx_err, check_self = errors.DNSError, errors.map_ctx_err, errors.check_self
 
 local _M = {}
@@ -371,6 +385,8 @@ end
 local qnames = { [1] = "A", [2] = "NS", [5] = "CNAME", [12] = "PTR", [15] = "MX", [16] = "TXT", [28] = "AAAA",
                  [33] = "SRV" }
 
+local LOOKUP_DONE = finished(C.lnet_ares_lookup_done)
+
 -- One exchange on c-ares: fqdn for qtype (and qtype2); a list of answers
 -- {status, records, cname} and the server, or nil and ctx's or the
 -- cancel's error (the lookup is then destroyed, its queries with it).
@@ -382,16 +398,13 @@ local function exchange(cfg, t, ctx, fqdn, qtype, qtype2)
     if l == nil then
         return nil, ares_error(-(ARES_EBASE + 15), fqdn)
     end
-    while C.lnet_ares_lookup_done(l) == 0 do
-        local err = park(t, ctx)
-        if err ~= nil then
-            C.lnet_ares_lookup_cancel(l)
-            C.lnet_op_abandon(t.op)
-            if debug_level >= 2 then
-                trace("ares query %s ended: %s", fqdn, tostring(err))
-            end
-            return nil, map_ctx_err(err)
+    local _, err = retry(LOOKUP_DONE, l, ctx)
+    if err ~= nil then
+        C.lnet_ares_lookup_cancel(l)
+        if debug_level >= 2 then
+            trace("ares query %s ended: %s", fqdn, tostring(err))
         end
+        return nil, map_ctx_err(err)
     end
     local out = { server = ffi_string(C.lnet_ares_lookup_server(l)) }
     for i = 0, qtype2 and 1 or 0 do
@@ -634,6 +647,8 @@ local function eai_error(n, name)
                          or "server misbehaving", name = name, is_temporary = n == -codes.EAI_AGAIN })
 end
 
+local JOB_DONE = finished(C.lnet_sysres_done)
+
 -- One call on the pool (start is lnet_sysres_start or _reverse with its
 -- arguments); the done job, or nil and an error. A cancel abandons it.
 local function system_call(t, ctx, start, a, b, c)
@@ -649,13 +664,10 @@ local function system_call(t, ctx, start, a, b, c)
             return nil, DNSError({ err = tostring(errors.from_errno(-errp[0])), name = a, is_temporary = true })
         end
     until j ~= nil
-    while C.lnet_sysres_done(j) == 0 do
-        local err = park(t, ctx)
-        if err ~= nil then
-            C.lnet_sysres_free(j)
-            C.lnet_op_abandon(t.op)
-            return nil, map_ctx_err(err)
-        end
+    local _, err = retry(JOB_DONE, j, ctx)
+    if err ~= nil then
+        C.lnet_sysres_free(j)
+        return nil, map_ctx_err(err)
     end
     return j
 end
