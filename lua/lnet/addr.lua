@@ -7,7 +7,6 @@ local ffi = require "ffi"
 local sys = require "lnet.sys"
 local ip = require "lnet.ip"
 local errors = require "lnet.errors"
-local check_arg = errors.check_arg
 
 local C, K = sys.C, sys.const
 local ffi_string, ffi_new = ffi.string, ffi.new
@@ -261,7 +260,7 @@ end
 -- JoinHostPort: brackets for hosts with a colon (IPv6 literals). The port
 -- is a string, as Go's, or a number.
 function _M.join_host_port(host, port)
-    check_arg(host, "string", 1, "join_host_port")
+    errors.check_arg(host, "string", 1, "join_host_port")
     if type(port) ~= "string" and type(port) ~= "number" then
         error("bad argument #2 to 'join_host_port' (string or number expected, got " .. type(port) .. ")", 2)
     end
@@ -274,7 +273,7 @@ end
 -- SplitHostPort, with Go's errors and their texts: host, port (strings), or
 -- nil and an AddrError.
 function _M.split_host_port(hostport)
-    check_arg(hostport, "string", 1, "split_host_port")
+    errors.check_arg(hostport, "string", 1, "split_host_port")
     local missing_port, too_many = "missing port in address", "too many colons in address"
     local last = match(hostport, "^.*():")
     if last == nil then

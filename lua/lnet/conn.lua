@@ -11,7 +11,6 @@ local sys = require "lnet.sys"
 local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local addr = require "lnet.addr"
-local check_arg = errors.check_arg
 
 local C, K, codes = sys.C, sys.const, sys.codes
 local rbuf = sys.rbuf
@@ -25,6 +24,7 @@ local ECLOSED, EDEADLINE = -codes.ECLOSED, -codes.EDEADLINE
 local READ, WRITE = 1, 2
 local ErrClosed, ErrDeadlineExceeded, EOF = errors.ErrClosed, errors.ErrDeadlineExceeded, errors.EOF
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
+local check_arg = errors.check_arg
 
 local _M = {}
 

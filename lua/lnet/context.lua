@@ -21,7 +21,6 @@
 local sys = require "lnet.sys"
 local sched = require "lnet.sched"
 local errors = require "lnet.errors"
-local check_arg = errors.check_arg
 
 local C = sys.C
 local setmetatable, getmetatable, type, error, pairs, next = setmetatable, getmetatable, type, error, pairs, next
@@ -200,7 +199,7 @@ end
 -- it already is). Returns stop(), true if it kept fn from being started.
 function _M.after_func(ctx, fn)
     check_parent(ctx, "after_func")
-    check_arg(fn, "function", 2, "after_func")
+    errors.check_arg(fn, "function", 2, "after_func")
     local c = ctx.canceler
     if c == nil then -- never done: stop() stops it, once
         local stopped = false

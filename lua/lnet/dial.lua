@@ -14,7 +14,6 @@ local addr = require "lnet.addr"
 local conn = require "lnet.conn"
 local context = require "lnet.context"
 local packet = require "lnet.packet"
-local check_arg = errors.check_arg
 
 local C, K = sys.C, sys.const
 local ffi_new = ffi.new
@@ -24,6 +23,7 @@ local self_task, retry, ctx_err, check_ctx = sched.self_task, sched.retry, sched
 
 local WRITE = 2
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
+local check_arg = errors.check_arg
 local code_error = conn.code_error
 
 local _M = {}

@@ -11,7 +11,6 @@
 local bit = require "bit"
 local errors = require "lnet.errors"
 local packet = require "lnet.packet"
-local check_arg = errors.check_arg
 
 local band, bor, bnot, rshift, lshift = bit.band, bit.bor, bit.bnot, bit.rshift, bit.lshift
 local byte, char, sub = string.byte, string.char, string.sub
@@ -94,7 +93,7 @@ end
 -- encode{type, code, id, seq, data, body, v6}: the message's bytes. Echo
 -- types take id, seq and data; others take body. Raises on misuse.
 function _M.encode(msg)
-    check_arg(msg, "table", 1, "encode")
+    errors.check_arg(msg, "table", 1, "encode")
     local v6 = msg.v6 == true
     local t, code = field(msg, "type"), field(msg, "code", 0)
     if t == nil or t > 255 or code > 255 then
@@ -119,7 +118,7 @@ end
 -- decode(s [, v6]): the message in s, or nil and an error when s is too
 -- short for its type. Checksums are not verified: the kernel has.
 function _M.decode(s, v6)
-    check_arg(s, "string", 1, "decode")
+    errors.check_arg(s, "string", 1, "decode")
     v6 = v6 == true
     local t, code, c1, c2 = byte(s, 1, 4)
     if c2 == nil then
@@ -156,7 +155,7 @@ local networks = {
 -- group). address is a bare IP ("0.0.0.0", "::"). Without privilege the
 -- error is an OpError wrapping EPERM or EACCES.
 function _M.listen_packet(network, address)
-    check_arg(network, "string", 1, "listen_packet")
+    errors.check_arg(network, "string", 1, "listen_packet")
     return packet.listen_packet(networks[network] or network, address)
 end
 

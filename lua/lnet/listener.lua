@@ -8,7 +8,6 @@ local errors = require "lnet.errors"
 local addr = require "lnet.addr"
 local conn = require "lnet.conn"
 local context = require "lnet.context"
-local check_arg = errors.check_arg
 
 local C, K = sys.C, sys.const
 local ffi_gc, ffi_new = ffi.gc, ffi.new
@@ -17,7 +16,7 @@ local setmetatable, getmetatable, type, error, tonumber, tostring =
 local min, pairs = math.min, pairs
 local open = io.open
 local retry, check_ctx = sched.retry, sched.check_ctx
-local check_self = errors.check_self
+local check_self, check_arg = errors.check_self, errors.check_arg
 
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
 local ErrClosed, errno = errors.ErrClosed, errors.errno

@@ -15,7 +15,6 @@ local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local addr = require "lnet.addr"
 local conn = require "lnet.conn"
-local check_arg = errors.check_arg
 
 ffi.cdef [[
 struct lnet_packet;
@@ -38,7 +37,7 @@ local band = bit.band
 local setmetatable, type, error, tostring = setmetatable, type, error, tostring
 local min = math.min
 local retry, check_ctx = sched.retry, sched.check_ctx
-local check_self = errors.check_self
+local check_self, check_arg = errors.check_self, errors.check_arg
 
 local DEFAULT_MAX = 65535
 local IPV4_HEADER_MAX = 60

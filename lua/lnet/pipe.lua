@@ -29,14 +29,13 @@ local sys = require "lnet.sys"
 local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local conn = require "lnet.conn"
-local check_arg = errors.check_arg
 
 local C = sys.C
 local setmetatable, type, error, next = setmetatable, type, error, next
 local huge = math.huge
 local sub = string.sub
 local self_task, park, wake, check_ctx = sched.self_task, sched.park, sched.wake, sched.check_ctx
-local check_self = errors.check_self
+local check_self, check_arg = errors.check_self, errors.check_arg
 local deadline = conn.deadline
 
 local ErrDeadlineExceeded, ErrClosedPipe, EOF =

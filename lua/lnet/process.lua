@@ -22,7 +22,6 @@ local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local conn = require "lnet.conn"
 local signals = require "lnet.signals"
-local check_arg = errors.check_arg
 
 ffi.cdef [[
 enum { LNET_PROCESS_NEW, LNET_PROCESS_RUNNING, LNET_PROCESS_EXITED, LNET_PROCESS_RELEASED };
@@ -55,7 +54,7 @@ sys.check_layout("lnet_process", { "pid", "state", "code", "signal" }, false,
     { "LNET_PROCESS_NEW", "LNET_PROCESS_RUNNING", "LNET_PROCESS_EXITED", "LNET_PROCESS_RELEASED" })
 local ffi_new, ffi_string, istype = ffi.new, ffi.string, ffi.istype
 local setmetatable, type, error, pairs, tostring = setmetatable, type, error, pairs, tostring
-local from_errno, SyscallError = errors.from_errno, errors.SyscallError
+local from_errno, SyscallError, check_arg = errors.from_errno, errors.SyscallError, errors.check_arg
 local self_task, check_ctx = sched.self_task, sched.check_ctx
 
 local RUNNING, EXITED = C.LNET_PROCESS_RUNNING, C.LNET_PROCESS_EXITED

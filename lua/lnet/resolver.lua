@@ -21,7 +21,6 @@ local errors = require "lnet.errors"
 local ip = require "lnet.ip"
 local addr = require "lnet.addr"
 local context = require "lnet.context"
-local check_arg = errors.check_arg
 
 local C, K, loop, codes = sys.C, sys.const, sys.loop, sys.codes
 local ffi_string, ffi_new, ffi_gc = ffi.string, ffi.new, ffi.gc
@@ -47,6 +46,7 @@ local function finished(done)
     end)
 end
 local DNSError, map_ctx_err, check_self = errors.DNSError, errors.map_ctx_err, errors.check_self
+local check_arg = errors.check_arg
 
 local _M = {}
 
@@ -920,27 +920,41 @@ local function shuffle(list)
     end
 end
 
--- lookup_mx(ctx, name): {host, pref} records, by preference.
-function Resolver:lookup_mx(ctx, name)
-    check_self(self, Resolver, "resolver", "lookup_mx")
-    check_ctx(ctx, 1, "lookup_mx")
-    check_string(name, 2, "lookup_mx")
-    local recs, _, err = query(self, ctx, name, 15)
-    if recs == nil then
-        return nil, err
-    end
-    local mx, bad = {}, false
+-- The start of a lookup method taking (ctx, name): self, ctx and name
+-- checked, then the query of qtype: the records, the owner name, or nil
+-- and the error.
+local function records(self, ctx, name, qtype, fname)
+    check_self(self, Resolver, "resolver", fname)
+    check_ctx(ctx, 1, fname)
+    check_string(name, 2, fname)
+    return query(self, ctx, name, qtype)
+end
+
+-- The records whose host name (their text, absolute) is a domain name,
+-- each made by make(host, rec); and whether any was not: Go drops those
+-- and reports the answer malformed.
+local function named(recs, make)
+    local out, bad = {}, false
     for _, rec in ipairs(recs) do
-        local host = rec.text .. "."
-        if rec.text == "" then
-            host = "."
-        end
+        local host = rec.text == "" and "." or rec.text .. "."
         if is_domain_name(host) then
-            mx[#mx + 1] = { host = host, pref = rec[1] }
+            out[#out + 1] = make(host, rec)
         else
             bad = true
         end
     end
+    return out, bad
+end
+
+-- lookup_mx(ctx, name): {host, pref} records, by preference.
+function Resolver:lookup_mx(ctx, name)
+    local recs, _, err = records(self, ctx, name, 15, "lookup_mx")
+    if recs == nil then
+        return nil, err
+    end
+    local mx, bad = named(recs, function(host, rec)
+        return { host = host, pref = rec[1] }
+    end)
     shuffle(mx)
     for i, m in ipairs(mx) do
         m.i = i
@@ -993,15 +1007,9 @@ function Resolver:lookup_srv(ctx, service, proto, name)
     if recs == nil then
         return nil, nil, err
     end
-    local srv, bad = {}, false
-    for _, rec in ipairs(recs) do
-        local host = rec.text == "" and "." or rec.text .. "."
-        if is_domain_name(host) then
-            srv[#srv + 1] = { target = host, priority = rec[1], weight = rec[2], port = rec[3] }
-        else
-            bad = true
-        end
-    end
+    local srv, bad = named(recs, function(host, rec)
+        return { target = host, priority = rec[1], weight = rec[2], port = rec[3] }
+    end)
     sort(srv, function(a, b)
         return a.priority < b.priority or a.priority == b.priority and a.weight < b.weight
     end)
@@ -1019,10 +1027,7 @@ end
 
 -- lookup_txt(ctx, name): each record's strings joined, as Go gives them.
 function Resolver:lookup_txt(ctx, name)
-    check_self(self, Resolver, "resolver", "lookup_txt")
-    check_ctx(ctx, 1, "lookup_txt")
-    check_string(name, 2, "lookup_txt")
-    local recs, _, err = query(self, ctx, name, 16)
+    local recs, _, err = records(self, ctx, name, 16, "lookup_txt")
     if recs == nil then
         return nil, err
     end
@@ -1035,22 +1040,13 @@ end
 
 -- lookup_ns(ctx, name): {host} records.
 function Resolver:lookup_ns(ctx, name)
-    check_self(self, Resolver, "resolver", "lookup_ns")
-    check_ctx(ctx, 1, "lookup_ns")
-    check_string(name, 2, "lookup_ns")
-    local recs, _, err = query(self, ctx, name, 2)
+    local recs, _, err = records(self, ctx, name, 2, "lookup_ns")
     if recs == nil then
         return nil, err
     end
-    local ns, bad = {}, false
-    for _, rec in ipairs(recs) do
-        local host = rec.text .. "."
-        if is_domain_name(host) then
-            ns[#ns + 1] = { host = host }
-        else
-            bad = true
-        end
-    end
+    local ns, bad = named(recs, function(host)
+        return { host = host }
+    end)
     return ns, bad and malformed(name) or nil
 end
 

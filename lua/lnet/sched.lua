@@ -23,7 +23,6 @@ local ffi = require "ffi"
 local core = require "lnet.core"
 local sys = require "lnet.sys"
 local errors = require "lnet.errors"
-local check_arg = errors.check_arg
 
 local C, loop = sys.C, sys.loop
 local co_create, co_yield, co_resume, co_running, co_status =
@@ -33,7 +32,7 @@ local setmetatable, getmetatable, select, type, error, tostring, pairs =
 local unpack, tremove = unpack, table.remove
 local stderr = io.stderr
 
-local Canceled = errors.Canceled
+local Canceled, check_arg = errors.Canceled, errors.check_arg
 local READY = C.LNET_OP_READY
 local AGAIN = -sys.codes.EAGAIN
 

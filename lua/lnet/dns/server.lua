@@ -25,7 +25,6 @@ local sys = require "lnet.sys"
 local decode = require "lnet.dns.decode"
 local reply = require "lnet.dns.reply"
 local zone = require "lnet.dns.zone"
-local check_arg = errors.check_arg
 
 local C = sys.C
 local type, error, pcall, setmetatable, tostring, pairs = type, error, pcall, setmetatable, tostring, pairs
@@ -35,7 +34,7 @@ local go_in, self_task = sched.go_in, sched.self_task
 local sleep, current = sched.sleep, sched.current
 local decode_msg, build, formerr = decode.decode, reply.build, reply.formerr
 local serve = listener.serve
-local ErrClosed = errors.ErrClosed
+local ErrClosed, check_arg = errors.ErrClosed, errors.check_arg
 
 local _M = {}
 
