@@ -198,7 +198,6 @@ function Conn:write(s, ctx)
     check_conn(self, "write")
     check_arg(s, "string", 1, "write")
     check_ctx(ctx, 2, "write")
-    self_task(2).op.progress = 0
     return retry(WRITE_CALL, self, ctx, s)
 end
 
