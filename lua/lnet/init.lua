@@ -62,6 +62,9 @@ local _M = {
     ErrDeadlineExceeded = errors.ErrDeadlineExceeded,
     ErrClosedPipe = errors.ErrClosedPipe,
     ErrWriteToConnected = packet.ErrWriteToConnected,
+
+    -- The protocol toolkit: buffered reading and writing (Go's bufio).
+    bufio = require "lnet.bufio",
 }
 
 -- lnet.errno.ECONNRESET etc.: one Errno per code of core/errors.h.
