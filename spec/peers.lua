@@ -19,11 +19,11 @@ end
 
 -- Spawns argv without the ASan runtime (support.peer_environ) and waits
 -- until 127.0.0.1:port accepts; returns {addr, proc, stop()}.
-local function start(argv, port, cleanup)
+local function start(argv, port, cleanup, sig)
     local proc = assert(lnet.process.spawn({ argv = argv, env = support.peer_environ() }))
     local peer = { addr = "127.0.0.1:" .. port, port = port, proc = proc }
     function peer.stop()
-        proc:kill("SIGTERM")
+        proc:kill(sig or "SIGTERM")
         local ctx, cancel = lnet.context.with_timeout(lnet.context.background(), 5)
         local code = proc:wait(ctx)
         cancel()
@@ -55,10 +55,12 @@ function peers.redis()
                    "--loglevel", "warning", "--dir", "/tmp" }, port)
 end
 
+-- (memcached notices SIGTERM only on its once-a-second clock: it gets
+-- SIGKILL, having nothing to save.)
 function peers.memcached()
     local port = peers.free_port()
     return start({ "memcached", "-l", "127.0.0.1", "-p", tostring(port), "-U", "0", "-u", "root", "-m", "64",
-                   "-t", "1" }, port)
+                   "-t", "1" }, port, nil, "SIGKILL")
 end
 
 -- nginx in the foreground, as one process, over `root` (a directory), with
