@@ -65,6 +65,9 @@ local _M = {
 
     -- The protocol toolkit: buffered reading and writing (Go's bufio).
     bufio = require "lnet.bufio",
+    -- stdin() and stdout() as conns (lnet.stdio).
+    stdin = require("lnet.stdio").stdin,
+    stdout = require("lnet.stdio").stdout,
 }
 
 -- lnet.errno.ECONNRESET etc.: one Errno per code of core/errors.h.

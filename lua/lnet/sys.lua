@@ -85,6 +85,8 @@ int lnet_conn_shutdown(struct lnet_conn *c, int dir);
 int lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t);
 int lnet_conn_fd(const struct lnet_conn *c);
 
+int lnet_stdfd_open(int fd);
+
 int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst, struct lnet_conn *src);
 void lnet_copy_release(struct lnet_copy *cp);
 
