@@ -49,7 +49,7 @@ local setmetatable, getmetatable, type, error, tonumber, tostring, select =
 local floor, huge, min, max = math.floor, math.huge, math.min, math.max
 local byte = string.byte
 local retry, check_ctx, self_task = sched.retry, sched.check_ctx, sched.self_task
-local is_conn, code_error = conn.is_conn, conn.code_error
+local is_conn, is_buffer, code_error = conn.is_conn, conn.is_buffer, conn.code_error
 local check_self, EOF = errors.check_self, errors.EOF
 local Context = sched.Context
 
@@ -596,7 +596,7 @@ local function add(w, v, i)
         end
         w.pending = w.pending + n
         return n
-    elseif getmetatable(v) == "buffer" then -- a string.buffer: copied, the caller may reuse it
+    elseif is_buffer(v) then -- a string.buffer: copied, the caller may reuse it
         local n = #v
         w.buf:put(v)
         local k = w.nseg

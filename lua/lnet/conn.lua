@@ -212,10 +212,26 @@ end, function(self, rc, err, _, n)
     return tonumber(self_task(1).op.progress), self:op_error("write", err or code_error(rc, "write"))
 end }
 
+-- is_buffer(v): whether v is a string.buffer (its __metatable is
+-- "buffer"). The JIT does not compile getmetatable on a userdata, so
+-- buffers seen once are remembered (a weak set), and a hot loop writing
+-- one buffer stays compiled.
+local buffers = setmetatable({}, { __mode = "k" })
+local function is_buffer(v)
+    if buffers[v] then
+        return true
+    elseif type(v) == "userdata" and getmetatable(v) == "buffer" then
+        buffers[v] = true
+        return true
+    end
+    return false
+end
+_M.is_buffer = is_buffer
+
 function Conn:write(s, ctx)
     check_conn(self, "write")
     if type(s) ~= "string" then
-        if getmetatable(s) == "buffer" then -- a string.buffer (its __metatable)
+        if is_buffer(s) then
             check_ctx(ctx, 2, "write")
             self_task(2).op.progress = 0
             return retry(BUF_WRITE_CALL, self, ctx, s, #s)

@@ -28,10 +28,11 @@ local _M = {}
 local Body = {}
 Body.__index = Body
 
--- new(r, lim, mode, n): mode "length" (n bytes), "chunked", "close", or
--- nil (no body). on_first, if given, runs before the first read (a
--- server's 100 Continue).
-function _M.new(r, lim, mode, n, on_first)
+-- new(r, lim, mode, n [, continue]): mode "length" (n bytes), "chunked",
+-- "close", or nil (no body). continue: a server's response to a request
+-- that expects 100-continue, which the first read sends (unless the
+-- response has started).
+function _M.new(r, lim, mode, n, continue)
     return setmetatable({
         r = r,
         lim = lim,
@@ -41,7 +42,7 @@ function _M.new(r, lim, mode, n, on_first)
         done = mode == nil or (mode == "length" and n == 0),
         crlf = false, -- a chunk's data was read: its CR LF comes next
         broken = false, -- a read failed: the stream is out of step
-        on_first = on_first,
+        continue = continue,
         trailers = nil,
     }, Body)
 end
@@ -81,10 +82,13 @@ local function next_chunk(self, ctx)
 end
 
 local function started(self)
-    local f = self.on_first
-    if f ~= nil then
-        self.on_first = nil
-        f()
+    local res = self.continue
+    if res ~= nil then
+        self.continue = nil
+        if not res.started then
+            res.w:write("HTTP/1.1 100 Continue\r\n\r\n")
+            res.w:flush()
+        end
     end
 end
 

@@ -12,7 +12,7 @@
 -- to GET. Routes are tried in the order added.
 
 local setmetatable, type, error, ipairs = setmetatable, type, error, ipairs
-local sub, gsub, char, concat, upper = string.sub, string.gsub, string.char, table.concat, string.upper
+local sub, find, gsub, char, concat, upper = string.sub, string.find, string.gsub, string.char, table.concat, string.upper
 local tonumber = tonumber
 
 local _M = {}
@@ -25,10 +25,35 @@ function _M.unescape(s)
 end
 local unescape = _M.unescape
 
+-- A path's segments (empty ones dropped). Paths seen recently are kept
+-- (at most CACHE of them; the cache starts over when full), so a router
+-- under load splits each path once.
+local CACHE = 1024
+local cached, ncached = {}, 0
+
+local function split(path)
+    local segs, i = {}, 1
+    while true do
+        local j = find(path, "/", i, true)
+        local seg = sub(path, i, (j or 0) - 1)
+        if seg ~= "" then
+            segs[#segs + 1] = seg
+        end
+        if j == nil then
+            return segs
+        end
+        i = j + 1
+    end
+end
+
 local function segments(path)
-    local segs = {}
-    for seg in path:gmatch("[^/]+") do
-        segs[#segs + 1] = seg
+    local segs = cached[path]
+    if segs == nil then
+        segs = split(path)
+        if ncached >= CACHE then
+            cached, ncached = {}, 0
+        end
+        cached[path], ncached = segs, ncached + 1
     end
     return segs
 end
@@ -46,7 +71,7 @@ function Router:add(method, pattern, fn)
     elseif type(fn) ~= "function" then
         error("bad argument #3 to 'add' (function expected, got " .. type(fn) .. ")", 2)
     end
-    local segs = segments(pattern)
+    local segs = split(pattern)
     for i, seg in ipairs(segs) do
         local name = seg:match("^{([%w_]+)}$")
         if name then

@@ -38,9 +38,9 @@ local body = require "lnet.proto.http.body"
 
 local setmetatable, type, error, tostring, pairs, pcall, select =
     setmetatable, type, error, tostring, pairs, pcall, select
-local find, sub, format, lower = string.find, string.sub, string.format, string.lower
+local find, sub, byte, format, lower = string.find, string.sub, string.byte, string.format, string.lower
 local memmem = ffi.C.memmem
-local REASONS, date = message.REASONS, message.date
+local REASONS, date, is_token, has_ctl = message.REASONS, message.date, message.is_token, message.has_ctl
 
 local _M = {}
 
@@ -64,11 +64,11 @@ local Response = {}
 Response.__index = Response
 
 local function check_field(name, value)
-    if type(name) ~= "string" or find(name, "[^%w!#$%%&'*+.^_`|~-]") or name == "" then
+    if type(name) ~= "string" or not is_token(name, 1, #name) then
         error("bad argument #1 to 'set_header' (header field name expected, got " .. tostring(name) .. ")", 3)
     end
-    if find(value, "[\r\n%z]") then
-        error("bad argument #2 to 'set_header' (CR, LF or NUL in the value of " .. name .. ")", 3)
+    if has_ctl(value, 1, #value) then
+        error("bad argument #2 to 'set_header' (control byte in the value of " .. name .. ")", 3)
     end
 end
 
@@ -220,6 +220,35 @@ local function head_waiting(r)
     return len > 0 and memmem(p, len, "\r\n\r\n", 4) ~= nil
 end
 
+-- method, target, version of "GET / HTTP/1.1" (single spaces, an upper
+-- case method, a version of the form HTTP/d.d), or nil. By finds and
+-- bytes, not a pattern: it runs on every request, compiled.
+local function request_line(line)
+    local sp1 = find(line, " ", 1, true)
+    local sp2 = sp1 and find(line, " ", sp1 + 1, true)
+    if sp2 == nil or sp1 == 1 or sp2 == sp1 + 1 or find(line, " ", sp2 + 1, true) or #line - sp2 ~= 8 then
+        return nil
+    end
+    for k = 1, sp1 - 1 do
+        local b = byte(line, k)
+        if b < 65 or b > 90 then
+            return nil
+        end
+    end
+    if has_ctl(line, sp1 + 1, sp2 - 1) then
+        return nil
+    end
+    local version = sub(line, sp2 + 1)
+    if sub(version, 1, 5) ~= "HTTP/" or byte(version, 7) ~= 46 then
+        return nil
+    end
+    local major, minor = byte(version, 6), byte(version, 8)
+    if major < 48 or major > 57 or minor < 48 or minor > 57 then
+        return nil
+    end
+    return sub(line, 1, sp1 - 1), sub(line, sp1 + 1, sp2 - 1), version
+end
+
 local function serve_request(srv, c, r, w, ctx)
     local lim = srv.lim
     if srv.idle_timeout then
@@ -236,7 +265,7 @@ local function serve_request(srv, c, r, w, ctx)
         end
         return false
     end
-    local method, target, version = line:match("^(%u+) (%S+) (HTTP/%d%.%d)$")
+    local method, target, version = request_line(line)
     if method == nil then
         refuse(w, 400)
         return false
@@ -276,16 +305,7 @@ local function serve_request(srv, c, r, w, ctx)
     }, Response)
     local expect = headers.expect
     local continue = expect ~= nil and lower(expect) == "100-continue" and mode ~= nil
-    local on_first = nil
-    if continue then
-        on_first = function()
-            if not res.started then
-                w:write("HTTP/1.1 100 Continue\r\n\r\n")
-                w:flush()
-            end
-        end
-    end
-    req.body = body.new(r, lim, mode, n, on_first)
+    req.body = body.new(r, lim, mode, n, continue and res or nil)
     res.req_body = req.body
     local ok, status, b, h = pcall(srv.handler, req, res)
     if not ok then
@@ -302,7 +322,7 @@ local function serve_request(srv, c, r, w, ctx)
     end
     finish(res)
     if not req.body.done and not res.close then
-        if req.body.on_first ~= nil then -- 100-continue never sent: the client may not send the body
+        if req.body.continue ~= nil then -- 100-continue never sent: the client may not send the body
             res.close = true
         elseif not req.body:discard(DISCARD_MAX) then
             res.close = true
