@@ -4,7 +4,6 @@
 --   lnet scripts/memcached.lua [-s address] delete key | incr key n | decr key n | stats | version
 -- (address defaults to 127.0.0.1:11211). Prints the result; exit 1 on a
 -- miss, a refusal or an error.
-local lnet = require "lnet"
 local memcached = require "lnet.proto.memcached"
 
 local args, address = { ... }, "127.0.0.1:11211"

@@ -329,6 +329,7 @@ describe("bufio.reader", function()
         assert.are.equal(9, r:buffered())
         assert.are.equal(7, r:discard(7))
         body, err = r:read_frame({ prefix = 4 })
+        assert.is_nil(body)
         assert.are.equal(bufio.ErrUnexpectedEOF, err) -- 2 bytes of a 4-byte prefix
         close_all(c, s)
     end)

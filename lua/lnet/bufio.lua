@@ -730,7 +730,7 @@ end
 function Writer:write(...)
     check_writer(self, "write")
     local n = select("#", ...)
-    local ctx = select(n, ...)
+    local ctx = n > 0 and select(n, ...) or nil
     if is_ctx(ctx) then
         n = n - 1
     else

@@ -220,7 +220,7 @@ function _M.dial(proxy, host, port, opts)
         e.code = byte(rep, 2)
         return fail(e)
     end
-    local bhost, bport = read_addr(r)
+    local bhost = read_addr(r) -- the proxy's bound address: read, not needed
     if bhost == nil then
         return fail(perr("bad bound address in reply"))
     end

@@ -12,7 +12,8 @@
 -- to GET. Routes are tried in the order added.
 
 local setmetatable, type, error, ipairs = setmetatable, type, error, ipairs
-local sub, find, gsub, char, concat, upper = string.sub, string.find, string.gsub, string.char, table.concat, string.upper
+local sub, find, gsub, char, upper = string.sub, string.find, string.gsub, string.char, string.upper
+local concat = table.concat
 local tonumber = tonumber
 
 local _M = {}
