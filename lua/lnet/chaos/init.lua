@@ -6,13 +6,21 @@
 
 local proxy = require "lnet.chaos.proxy"
 local toxics = require "lnet.chaos.toxics"
+local udp = require "lnet.chaos.udp"
+local dns = require "lnet.chaos.dns"
+local timeline = require "lnet.chaos.timeline"
 
 local _M = {
     proxy = proxy.proxy,
+    udp_proxy = udp.udp_proxy,
+    dns = dns.dns,
+    timeline = timeline.timeline,
 }
 
 -- chaos.latency{ms = 50}, chaos.bandwidth{...}, ...: the spec with its type
 -- filled in, for proxy:add(chaos.latency{ms = 50, stream = "down"}).
+local pairs = pairs
+
 for name in pairs(toxics.types) do
     _M[name] = function(spec)
         local t = {}

@@ -80,11 +80,14 @@ local function func(v)
     return v
 end
 
+_M.non_negative, _M.probability, _M.positive_int = non_negative, probability, positive_int
+
 -- An attribute: lua name, api name, check, default, and api = lua * scale
 -- (bandwidth's rate is KB/s in Toxiproxy's API, slicer's delay µs).
 local function attr(name, api, check, default, scale)
     return { name = name, api = api, check = check, default = default, scale = scale or 1 }
 end
+_M.attr = attr
 
 ---------------------------------------------------------------------------
 -- stages
@@ -397,7 +400,22 @@ local connect_delay = { kind = "accept", attrs = { attr("ms", "ms", non_negative
 local refuse = { kind = "listener", attrs = {} }
 local syn_blackhole = { kind = "listener", attrs = {} }
 
-_M.types = {
+-- index(types): names each type and indexes its attributes.
+function _M.index(types)
+    for name, def in pairs(types) do
+        def.name = name
+        def.by_name, def.by_api = {}, {}
+        for _, a in ipairs(def.attrs) do
+            def.by_name[a.name] = a
+            if a.api ~= nil then
+                def.by_api[a.api] = a
+            end
+        end
+    end
+    return types
+end
+
+_M.types = _M.index {
     latency = latency, bandwidth = bandwidth, slow_close = slow_close, timeout = timeout,
     reset_peer = reset_peer, slicer = slicer, limit_data = limit_data,
     stall_read = stall_read, corrupt = corrupt, limit_time = limit_time, slow_open = slow_open,
@@ -405,22 +423,13 @@ _M.types = {
     accept_close = accept_close, accept_reset = accept_reset, connect_delay = connect_delay,
     refuse = refuse, syn_blackhole = syn_blackhole,
 }
-for name, def in pairs(_M.types) do
-    def.name = name
-    def.by_name, def.by_api = {}, {}
-    for _, a in ipairs(def.attrs) do
-        def.by_name[a.name] = a
-        if a.api ~= nil then
-            def.by_api[a.api] = a
-        end
-    end
-end
 
 ---------------------------------------------------------------------------
 -- specs
 
 -- Streams as scripts and as Toxiproxy's API name them.
 local STREAMS = { up = "up", down = "down", both = "both", upstream = "up", downstream = "down" }
+_M.STREAMS = STREAMS
 _M.API_STREAM = { up = "upstream", down = "downstream", both = "both" }
 
 local COMMON = { type = true, name = true, stream = true, toxicity = true, scope = true, nth = true, framer = true }
@@ -495,6 +504,7 @@ local function check_attrs(def, given, a, api)
     end
     return nil
 end
+_M.check_attrs = check_attrs
 
 -- Checks the combination: kinds that act once per conn or on the
 -- listener take no scope; a message scope needs a framer.
