@@ -60,8 +60,14 @@ function Log:stat(name, type_)
     return s
 end
 
+-- What a proxy says of its toxics themselves, not faults: not counted.
+local CHANGES = { added = true, updated = true, removed = true }
+
 local function count(self, e)
     local s = self:stat(e.toxic, e.type)
+    if CHANGES[e.what] then
+        return
+    end
     s.events = s.events + 1
     if e.conn ~= nil and not s.conns[e.conn] then
         s.conns[e.conn] = true
@@ -141,10 +147,10 @@ function Log:summary()
     return out
 end
 
-local function cell(v)
+local function cell(v, ms)
     if v == nil then
         return "-"
-    elseif type(v) == "number" and v % 1 ~= 0 then
+    elseif ms then
         return format("%.1f", v)
     end
     return tostring(v)
@@ -156,7 +162,7 @@ function _M.report(rows)
     local lines = { head }
     for _, r in ipairs(rows) do
         lines[#lines + 1] = { cell(r.proxy), cell(r.toxic), cell(r.type), cell(r.conns), cell(r.events),
-                              cell(r.bytes_delayed), cell(r.bytes_dropped), cell(r.p50), cell(r.p99) }
+                              cell(r.bytes_delayed), cell(r.bytes_dropped), cell(r.p50, true), cell(r.p99, true) }
     end
     local widths = {}
     for _, l in ipairs(lines) do
