@@ -1,7 +1,6 @@
 -- lnet.chaos: each toxic's fault as a client sees it (issue 14).
 
 local lnet = require "lnet"
-local chaos = require "lnet.chaos"
 local support = require "support"
 local cs = require "chaos_support"
 

@@ -155,6 +155,8 @@ end
 ---------------------------------------------------------------------------
 -- the collection
 
+local PROXY_FIELDS = { name = "string", listen = "string", upstream = "string", enabled = "boolean" }
+
 local Api = {}
 Api.__index = Api
 
@@ -212,12 +214,13 @@ function Api:populate(list)
     local out = {}
     for _, input in ipairs(list) do
         local existing = self.proxies[input.name]
-        local p, err = existing, nil
+        local p = existing
         if existing == nil or differs(existing, input) then
             if existing ~= nil then
                 existing:close()
                 self.proxies[input.name] = nil
             end
+            local err
             p, err = self:create(input)
             if p == nil then
                 return out, err
@@ -229,7 +232,7 @@ function Api:populate(list)
 end
 
 -- Reads a JSON array of proxies (the config file's and /populate's body).
-function Api:decode_list(body)
+local function decode_list(body)
     local v, err = json.decode(body)
     if v == nil then
         return nil, cerr.new("bad_value", (tostring(err):gsub("^json: ", "")))
@@ -242,8 +245,7 @@ function Api:decode_list(body)
         if not json.is_object(item) then
             return nil, cerr.new("bad_value", "proxy " .. i .. ": a JSON object expected")
         end
-        local fields, ferr = decode_object(json.encode(item), { name = "string", listen = "string",
-            upstream = "string", enabled = "boolean" }, "proxy " .. i)
+        local fields, ferr = decode_object(json.encode(item), PROXY_FIELDS, "proxy " .. i)
         if fields == nil then
             return nil, ferr
         end
@@ -262,7 +264,7 @@ function Api:load(path)
     local body = f:read("*a")
     f:close()
     local list
-    list, err = self:decode_list(body)
+    list, err = decode_list(body)
     if list == nil then
         return nil, err
     end
@@ -315,8 +317,6 @@ function H.proxy_index(self)
     return ok_json(200, all)
 end
 
-local PROXY_FIELDS = { name = "string", listen = "string", upstream = "string", enabled = "boolean" }
-
 function H.proxy_create(self, req)
     local input, err = decode_object(req.body, PROXY_FIELDS, "proxy")
     if input == nil then
@@ -336,7 +336,7 @@ function H.proxy_create(self, req)
 end
 
 function H.populate(self, req)
-    local list, err = self:decode_list(req.body)
+    local list, err = decode_list(req.body)
     local made = nil
     if list ~= nil then
         made, err = self:populate(list)

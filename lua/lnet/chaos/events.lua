@@ -14,7 +14,7 @@ local json = require "lnet.json"
 local sys = require "lnet.sys"
 
 local C = sys.C
-local pairs, ipairs, type, tostring, setmetatable = pairs, ipairs, type, tostring, setmetatable
+local ipairs, tostring, setmetatable = ipairs, tostring, setmetatable
 local floor, min, max = math.floor, math.min, math.max
 local format, rep = string.format, string.rep
 local move, sort, concat = table.move, table.sort, table.concat
@@ -22,7 +22,7 @@ local open = io.open
 
 local _M = {}
 
-local DEFAULT_MAX = 65536
+local DEFAULT_MAX = 10000
 local SAMPLES_MAX = 100000 -- delays kept per toxic for the percentiles
 
 local Log = {}

@@ -26,6 +26,7 @@ local sched = require "lnet.sched"
 local sys = require "lnet.sys"
 local conn = require "lnet.conn"
 local errors = require "lnet.errors"
+local rand = require "lnet.chaos.rand"
 
 local C = sys.C
 local ipairs, setmetatable, error = ipairs, setmetatable, error
@@ -63,13 +64,35 @@ _M.wait = wait
 local Link = {}
 Link.__index = Link
 
-function _M.new(session, dir, src, dst, rng)
-    return setmetatable({
-        proxy = session.proxy, session = session, dir = dir, src = src, dst = dst, rng = rng,
-        version = -1, states = {}, active = {}, stall = false,
-        qd = {}, qt = {}, qhead = 1, qtail = 0, qbytes = 0,
-        wq = sched.queue(), rq = sched.queue(),
-    }, Link)
+-- What a link holds while it only copies is kept small (an idle proxied
+-- conn is two of them): its queue, wait queues and generator are made when
+-- a toxic first acts on it; until then states and active are one shared
+-- empty table.
+local NONE = setmetatable({}, { __newindex = function()
+    error("lnet: chaos link: write to the shared empty table", 2)
+end })
+
+function _M.new(session, dir, src, dst)
+    return setmetatable({ proxy = session.proxy, session = session, dir = dir, src = src, dst = dst, version = -1,
+                          states = NONE, active = NONE }, Link)
+end
+
+-- The link's generator: its conn's and direction's stream of the seed.
+function Link:gen()
+    local rng = self.rng
+    if rng == nil then
+        rng = rand.new(self.proxy.seed, self.session.id, self.dir)
+        self.rng = rng
+    end
+    return rng
+end
+
+-- Makes what reading chunks needs.
+function Link:chunked()
+    if self.wq == nil then
+        self.qd, self.qt, self.qhead, self.qtail, self.qbytes = {}, {}, 1, 0, 0
+        self.wq, self.rq = sched.queue(), sched.queue()
+    end
 end
 
 function Link:event(x, what, bytes, ms, extra)
@@ -86,7 +109,7 @@ function Link:draw(x, counter)
     if x.nth ~= nil and n % x.nth ~= 0 then
         return false
     end
-    return self.rng:chance(x.toxicity)
+    return self:gen():chance(x.toxicity)
 end
 
 -- Brings the link's view of its chain up to date: the state of each toxic
@@ -99,9 +122,13 @@ function Link:refresh()
         return
     end
     self.version = v
+    local chain = p.chains[self.dir]
+    if #chain == 0 and self.states == NONE then
+        return -- never had a toxic: nothing to keep
+    end
     local now = C.lnet_now()
     local old, states, active, stall = self.states, {}, {}, false
-    for _, x in ipairs(p.chains[self.dir]) do
+    for _, x in ipairs(chain) do
         local st = old[x]
         if st == nil or st.gen ~= x.gen then
             st = st or {}
@@ -122,10 +149,6 @@ function Link:refresh()
         end
     end
     self.states, self.active, self.stall = states, active, stall
-end
-
-function Link:queued()
-    return self.qtail - self.qhead + 1
 end
 
 function Link:push(data, err)
@@ -283,8 +306,8 @@ function Link:send(p, flush)
 end
 
 function Link:send_all(list, flush)
-    local ok = true
     for i = 1, #list do
+        local ok
         ok, flush = self:send(list[i], flush)
         if not ok then
             return false
@@ -359,6 +382,7 @@ end
 -- when it should copy again.
 function Link:read_chunks()
     local s = self.session
+    self:chunked()
     self.writer = s:spawn(writer, self)
     local stalled = false
     while not s.dead do
@@ -405,7 +429,7 @@ function _M.run(self)
     local s, p, dir = self.session, self.proxy, self.dir
     while not s.dead do
         self:refresh()
-        if #self.active == 0 and self.qhead > self.qtail then
+        if #self.active == 0 and (self.wq == nil or self.qhead > self.qtail) then
             local _, err, rest = copy(self.dst, self.src, p.copy_ctx[dir])
             if s.dead then
                 return
@@ -415,6 +439,7 @@ function _M.run(self)
                 return s:fail(self, err)
             end
             if rest ~= nil then
+                self:chunked()
                 self:push(rest)
             end
         elseif self:read_chunks() then
@@ -425,8 +450,10 @@ end
 
 -- Wakes every wait of the link: the chain changed, or the conn ended.
 function Link:wake()
-    self.wq:wake_all()
-    self.rq:wake_all()
+    if self.wq ~= nil then
+        self.wq:wake_all()
+        self.rq:wake_all()
+    end
 end
 
 return _M

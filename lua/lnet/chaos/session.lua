@@ -52,7 +52,7 @@ function Session:kill()
 end
 
 -- The link has passed on its end of stream: a half-close of its dst.
-function Session:half_close(l)
+function Session.half_close(_, l)
     l.dst:close_write()
 end
 
@@ -90,6 +90,9 @@ function Session:draw(x)
     if x.nth ~= nil and n % x.nth ~= 0 then
         return false
     end
+    if self.rng == nil then
+        self.rng = rand.new(self.proxy.seed, self.id, "open")
+    end
     return self.rng:chance(x.toxicity)
 end
 
@@ -125,9 +128,8 @@ end
 
 local function run(self)
     if self:open() then
-        local p, id = self.proxy, self.id
-        local up = link.new(self, "up", self.client, self.upstream, rand.new(p.seed, id, "up"))
-        local down = link.new(self, "down", self.upstream, self.client, rand.new(p.seed, id, "down"))
+        local up = link.new(self, "up", self.client, self.upstream)
+        local down = link.new(self, "down", self.upstream, self.client)
         self.links = { up, down }
         local t = self:spawn(link.run, down)
         link.run(up)
@@ -141,8 +143,8 @@ end
 function _M.serve(p, c)
     local id = p.next_id + 1
     p.next_id = id
-    local self = setmetatable({ proxy = p, id = id, client = c, opened = C.lnet_now(), task = sched.current(),
-                                rng = rand.new(p.seed, id, "open") }, Session)
+    local self = setmetatable({ proxy = p, id = id, client = c, opened = C.lnet_now(), task = sched.current() },
+        Session)
     p.sessions[self] = true
     p.nsessions = p.nsessions + 1
     self:event("open", { client = tostring(c:remote_addr()) })

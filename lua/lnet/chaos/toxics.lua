@@ -105,9 +105,9 @@ local latency = {
             local a, d = x.a, x.a.ms
             if a.jitter > 0 then
                 if a.dist == "normal" then
-                    d = link.rng:normal(d, a.jitter)
+                    d = link:gen():normal(d, a.jitter)
                 else
-                    d = link.rng:uniform(d - a.jitter, d + a.jitter)
+                    d = link:gen():uniform(d - a.jitter, d + a.jitter)
                 end
                 d = max(d, 0)
             end
@@ -229,7 +229,7 @@ local slicer = {
             return pass(out, p)
         end
         local ends = {}
-        cut(link.rng, x.a.avg, floor(x.a.var), 0, #data, ends)
+        cut(link:gen(), x.a.avg, floor(x.a.var), 0, #data, ends)
         local from, step = 0, x.a.delay / 1000
         for i, to in ipairs(ends) do
             out[#out + 1] = { data = sub(data, from + 1, to), due = p.due + (i - 1) * step }
@@ -275,7 +275,7 @@ local corrupt = {
     stage = function(x, _, link, p, out)
         local data, prob = p.data, x.a.p
         if data and prob > 0 then
-            local rng, parts, from, n = link.rng, {}, 1, 0
+            local rng, parts, from, n = link:gen(), {}, 1, 0
             local i = rng:skip(prob) + 1
             while i <= #data do
                 parts[#parts + 1] = sub(data, from, i - 1)
@@ -350,7 +350,7 @@ function Ctl:reset(ms)
 end
 
 function Ctl:random()
-    return self.link.rng:random()
+    return self.link:gen():random()
 end
 
 local function emit_all(ctl, n, ...)
@@ -605,7 +605,7 @@ function _M.update(x, spec, api)
     for k, v in pairs(x.a) do
         a[k] = v
     end
-    local attrs = spec
+    local attrs
     if api then
         attrs = type(spec.attributes) == "table" and spec.attributes or {}
         if spec.toxicity ~= nil then
