@@ -161,28 +161,6 @@ static void on_acceptable(struct ev_loop *loop, ev_io *w, int revents) {
     }
 }
 
-/* The runner reads this line to learn the port the kernel picked. */
-static int print_listening(int fd) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char ip[INET6_ADDRSTRLEN];
-    int port;
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return -1;
-    if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);
-        port = ntohs(sin6->sin6_port);
-        printf("listening [%s]:%d\n", ip, port);
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip);
-        port = ntohs(sin->sin_port);
-        printf("listening %s:%d\n", ip, port);
-    }
-    return fflush(stdout) == 0 ? 0 : -1;
-}
-
 int main(int argc, char **argv) {
     if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
         fprintf(stderr, "usage: echo_ev [host:port]\n");
@@ -202,7 +180,7 @@ int main(int argc, char **argv) {
     ev_signal_init(&term_w, bench_on_signal, SIGTERM);
     ev_signal_start(loop, &term_w);
 
-    if (print_listening(listen_fd) < 0) {
+    if (bench_print_listening(listen_fd) < 0) {
         perror("echo_ev: stdout");
         return 1;
     }

@@ -68,3 +68,16 @@ void bench_on_signal(struct ev_loop *loop, struct ev_signal *w, int revents) {
     (void)revents;
     ev_break(loop, EVBREAK_ALL);
 }
+
+int bench_print_listening(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+        getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        return -1;
+    printf(strchr(host, ':') ? "listening [%s]:%s\n" : "listening %s:%s\n", host, port);
+    return fflush(stdout) == 0 ? 0 : -1;
+}

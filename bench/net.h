@@ -1,4 +1,4 @@
-/* net.h: the plumbing echo_ev, udp_echo_ev and loadgen share: parsing
+/* net.h: the plumbing echo_ev, udp_echo_ev, http_ev and loadgen share: parsing
  * "host:port", resolving it, opening a bound (and for TCP listening)
  * socket, and the libev signal callback that stops a server's loop. */
 
@@ -30,6 +30,10 @@ int bench_resolve(const char *prog, const char *spec, int socktype, int flags,
 /* A nonblocking socket bound to SPEC: SOCK_STREAM also gets SO_REUSEADDR
  * and listens. Returns the fd, or -1 after printing why. */
 int bench_bind(const char *prog, const char *spec, int socktype);
+
+/* Prints "listening HOST:PORT" for the bound fd and flushes: the line the
+ * runners read to learn the port the kernel picked. 0, or -1. */
+int bench_print_listening(int fd);
 
 /* ev_signal callback: leave the loop, so the program can clean up. */
 void bench_on_signal(struct ev_loop *loop, struct ev_signal *w, int revents);

@@ -51,20 +51,6 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents) {
     }
 }
 
-/* The runner reads this line to learn the port the kernel picked. */
-static int print_listening(int fd) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char host[NI_MAXHOST], port[NI_MAXSERV];
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-        getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, port, sizeof port,
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-        return -1;
-    printf(strchr(host, ':') ? "listening [%s]:%s\n" : "listening %s:%s\n", host, port);
-    return fflush(stdout) == 0 ? 0 : -1;
-}
-
 int main(int argc, char **argv) {
     if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
         fprintf(stderr, "usage: udp_echo_ev [host:port]\n");
@@ -84,7 +70,7 @@ int main(int argc, char **argv) {
     ev_signal_init(&term_w, bench_on_signal, SIGTERM);
     ev_signal_start(loop, &term_w);
 
-    if (print_listening(fd) < 0) {
+    if (bench_print_listening(fd) < 0) {
         perror("udp_echo_ev: stdout");
         return 1;
     }

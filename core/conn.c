@@ -107,6 +107,72 @@ lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *
 }
 
 /*
+ * The entries of one gathering syscall: copied, since the first may start
+ * part way (the progress of an earlier call) and the caller's iov is const.
+ * 64 keeps the copy on the stack small; a writer's iov is a few entries
+ * (its small writes share one buffer), so one call nearly always suffices.
+ */
+#define LNET_CONN_IOV 64
+
+/* Fills out[] with the entries of iov[0..n) after skipping `skip` bytes;
+ * returns how many (0: nothing is left). */
+static int iov_window(const struct iovec *iov, int n, size_t skip, struct iovec *out) {
+    int i = 0, k = 0;
+    while (i < n && skip >= iov[i].iov_len)
+        skip -= iov[i++].iov_len;
+    for (; i < n && k < LNET_CONN_IOV; i++) {
+        if (iov[i].iov_len == skip) {
+            skip = 0; /* an empty entry (or the skipped one's end) */
+            continue;
+        }
+        out[k].iov_base = (char *)iov[i].iov_base + skip;
+        out[k].iov_len = iov[i].iov_len - skip;
+        skip = 0;
+        k++;
+    }
+    return k;
+}
+
+lnet_err_t lnet_conn_writev(struct lnet_conn *c, struct lnet_op *op, const struct iovec *iov,
+                            int n) {
+    struct lnet_side *s = &c->s.wr;
+    struct iovec win[LNET_CONN_IOV];
+    struct msghdr msg;
+    int fd = c->s.fd, first = 1;
+    lnet_err_t rc;
+    if (fd < 0) return -LNET_ECLOSED;
+    if ((rc = lnet_side_enter(s, op)) < 0) return rc;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = win;
+    /* At least one call, as lnet_conn_write makes, even with nothing to send. */
+    for (;;) {
+        ssize_t sent;
+        int k = iov_window(iov, n, op->progress, win);
+        if (k == 0 && !first) break;
+        first = 0;
+        msg.msg_iovlen = (size_t)k;
+        sent = c->is_socket ? sendmsg(fd, &msg, MSG_NOSIGNAL) : writev(fd, win, k);
+        if (sent < 0 && errno == ENOTSOCK) {
+            c->is_socket = 0;
+            first = 1;
+            continue;
+        }
+        if (sent >= 0) {
+            op->progress += (size_t)sent;
+            if (k == 0) break;
+        } else if (errno == EAGAIN) {
+            return lnet_side_wait(s, op);
+        } else if (errno != EINTR) {
+            rc = -errno;
+            lnet_side_leave(s, op);
+            return rc;
+        }
+    }
+    lnet_side_leave(s, op);
+    return 0;
+}
+
+/*
  * Woken during a connect: SO_ERROR says whether it failed, and only a peer
  * name says it succeeded (a wake can come before either, from a deadline
  * change), as Go's netFD.connect does.

@@ -11,6 +11,7 @@
 
 #include <netinet/in.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "addr.h"
 #include "sock.h"
@@ -51,6 +52,16 @@ lnet_err_t lnet_conn_close(struct lnet_conn *c);
 int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t max);
 /* 0 once all of buf went out; op->progress counts what did, also on failure. */
 lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *buf, size_t len);
+/*
+ * Gathers iov[0..n) into as few syscalls as the kernel allows (sendmsg, or
+ * writev on a pipe), at most LNET_CONN_IOV entries a call: 0 once every byte
+ * went out. As for lnet_conn_write, op->progress counts the bytes sent across
+ * parks and on failure, and the call that resumes skips them; iov must
+ * describe the same bytes on every call (the caller may rebuild it, e.g.
+ * after its buffers moved). iov is not changed.
+ */
+lnet_err_t lnet_conn_writev(struct lnet_conn *c, struct lnet_op *op, const struct iovec *iov,
+                            int n);
 /* Starts, then finishes, a connect to a; deadline: the write side's. */
 lnet_err_t lnet_conn_connect(struct lnet_conn *c, struct lnet_op *op,
                              const struct lnet_sockaddr *a);

@@ -1,11 +1,14 @@
 -- echo: a TCP echo server. Every conn is served by its own task.
---   lnet scripts/echo.lua [address] [--rw] [--ctx | --no-ctx]
+--   lnet scripts/echo.lua [address] [--rw | --bufio] [--ctx | --no-ctx]
 -- (address defaults to 127.0.0.1:0). Prints "listening ADDRESS" once the
 -- listener is up.
 --
 -- By default each conn is `lnet.copy(c, c, ctx)`, Go's `io.Copy(c, c)`:
 -- the bytes never become Lua strings. --rw echoes with the read/write loop
--- a protocol script would have instead (one string per read).
+-- a protocol script would have instead (one string per read). --bufio
+-- echoes through an lnet.bufio reader: what is buffered is written back
+-- from the reader's buffer (conn:write of the string.buffer), no string
+-- made (bench/run's measure of the toolkit's read path).
 --
 -- SIGINT or SIGTERM is a graceful shutdown: no new conns, idle conns
 -- closed, data already read echoed, at most 5 s from the signal. The ctx
@@ -15,10 +18,12 @@
 -- bench/run's ctx phase compares those two.
 local lnet = require "lnet"
 
-local address, rw, read_ctx, write_ctx = "127.0.0.1:0", false, true, false
+local address, rw, buffered, read_ctx, write_ctx = "127.0.0.1:0", false, false, true, false
 for _, a in ipairs({ ... }) do
     if a == "--rw" then
         rw = true
+    elseif a == "--bufio" then
+        buffered = true
     elseif a == "--ctx" then
         read_ctx, write_ctx = true, true
     elseif a == "--no-ctx" then
@@ -74,9 +79,27 @@ local function echo_copy(c, ctx)
     end
 end
 
+local function echo_bufio(c, ctx)
+    local r = lnet.bufio.reader(c, 65536)
+    local buf = r:buffer()
+    while r:fill(read_ctx and ctx or nil) do
+        local n, err = c:write(buf)
+        r:discard(n)
+        if err ~= nil then
+            break
+        end
+    end
+    if r:buffered() > 0 then -- cut short by the shutdown: the rest still goes back
+        c:write(buf)
+    end
+    if ctx:err() ~= nil then
+        finish(c)
+    end
+end
+
 -- After the grace, serve cancels the handlers still running and says so:
 -- their clients stopped reading, which ends the shutdown, not the server.
-local ok, err = lnet.serve(ln, rw and echo_rw or echo_copy, shutdown, 5)
+local ok, err = lnet.serve(ln, buffered and echo_bufio or rw and echo_rw or echo_copy, shutdown, 5)
 if not ok and not lnet.errors.is(err, lnet.context.DeadlineExceeded) then
     error(err, 0)
 end

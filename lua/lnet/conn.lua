@@ -15,7 +15,8 @@ local addr = require "lnet.addr"
 local C, K, codes = sys.C, sys.const, sys.codes
 local rbuf = sys.rbuf
 local ffi_string, ffi_gc, ffi_new, istype = ffi.string, ffi.gc, ffi.new, ffi.istype
-local setmetatable, type, error, tonumber, tostring, ipairs = setmetatable, type, error, tonumber, tostring, ipairs
+local setmetatable, getmetatable, type, error, tonumber, tostring, ipairs =
+    setmetatable, getmetatable, type, error, tonumber, tostring, ipairs
 local floor, huge, min = math.floor, math.huge, math.min
 local sub = string.sub
 local self_task, retry, check_ctx = sched.self_task, sched.retry, sched.check_ctx
@@ -24,7 +25,6 @@ local ECLOSED, EDEADLINE = -codes.ECLOSED, -codes.EDEADLINE
 local READ, WRITE = 1, 2
 local ErrClosed, ErrDeadlineExceeded, EOF = errors.ErrClosed, errors.ErrDeadlineExceeded, errors.EOF
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
-local check_arg = errors.check_arg
 
 local _M = {}
 
@@ -194,9 +194,50 @@ end, function(self, rc, err, s)
     return tonumber(self_task(1).op.progress), self:op_error("write", err or code_error(rc, "write"))
 end }
 
+-- A string.buffer is sent from its own memory (no string is made) and left
+-- as it is: the caller skips what went out. Its bytes are looked up again
+-- on every attempt (its memory may move while the write waits); n is its
+-- length when the write began, and a buffer cut below that by someone
+-- else in the meantime fails the write rather than sending freed memory.
+local BUF_WRITE_CALL = { function(self, op, b, n)
+    local p, len = b:ref()
+    if len < n then
+        return -errors.errno.EINVAL.code
+    end
+    return C.lnet_conn_write(self, op, p, n)
+end, function(self, rc, err, _, n)
+    if rc == 0 then
+        return n
+    end
+    return tonumber(self_task(1).op.progress), self:op_error("write", err or code_error(rc, "write"))
+end }
+
+-- is_buffer(v): whether v is a string.buffer (its __metatable is
+-- "buffer"). The JIT does not compile getmetatable on a userdata, so
+-- buffers seen once are remembered (a weak set), and a hot loop writing
+-- one buffer stays compiled.
+local buffers = setmetatable({}, { __mode = "k" })
+local function is_buffer(v)
+    if buffers[v] then
+        return true
+    elseif type(v) == "userdata" and getmetatable(v) == "buffer" then
+        buffers[v] = true
+        return true
+    end
+    return false
+end
+_M.is_buffer = is_buffer
+
 function Conn:write(s, ctx)
     check_conn(self, "write")
-    check_arg(s, "string", 1, "write")
+    if type(s) ~= "string" then
+        if is_buffer(s) then
+            check_ctx(ctx, 2, "write")
+            self_task(2).op.progress = 0
+            return retry(BUF_WRITE_CALL, self, ctx, s, #s)
+        end
+        error("bad argument #1 to 'write' (string or buffer expected, got " .. type(s) .. ")", 2)
+    end
     check_ctx(ctx, 2, "write")
     self_task(2).op.progress = 0
     return retry(WRITE_CALL, self, ctx, s)

@@ -62,6 +62,12 @@ local _M = {
     ErrDeadlineExceeded = errors.ErrDeadlineExceeded,
     ErrClosedPipe = errors.ErrClosedPipe,
     ErrWriteToConnected = packet.ErrWriteToConnected,
+
+    -- The protocol toolkit: buffered reading and writing (Go's bufio).
+    bufio = require "lnet.bufio",
+    -- stdin() and stdout() as conns (lnet.stdio).
+    stdin = require("lnet.stdio").stdin,
+    stdout = require("lnet.stdio").stdout,
 }
 
 -- lnet.errno.ECONNRESET etc.: one Errno per code of core/errors.h.

@@ -79,10 +79,14 @@ int lnet_conn_peer(const struct lnet_conn *c, struct lnet_sockaddr *out);
 int lnet_conn_close(struct lnet_conn *c);
 int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t max);
 int lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *buf, size_t len);
+struct iovec { const void *iov_base; size_t iov_len; };
+int lnet_conn_writev(struct lnet_conn *c, struct lnet_op *op, const struct iovec *iov, int n);
 int lnet_conn_connect(struct lnet_conn *c, struct lnet_op *op, const struct lnet_sockaddr *a);
 int lnet_conn_shutdown(struct lnet_conn *c, int dir);
 int lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t);
 int lnet_conn_fd(const struct lnet_conn *c);
+
+int lnet_stdfd_open(int fd);
 
 int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst, struct lnet_conn *src);
 void lnet_copy_release(struct lnet_copy *cp);
