@@ -19,7 +19,7 @@ local context = require "lnet.context"
 local proxy = require "lnet.chaos.proxy"
 local toxics = require "lnet.chaos.toxics"
 local cerr = require "lnet.chaos.errors"
-local http = require "lnet.chaos.http"
+local http = require "lnet.proto.http"
 
 local type, pairs, ipairs, tostring, setmetatable = type, pairs, ipairs, tostring, setmetatable
 local lower, format, gmatch, sub = string.lower, string.format, string.gmatch, string.sub
@@ -540,8 +540,12 @@ function Api:handle(req)
     return h(self, req, p, vars["{t}"])
 end
 
--- listen(address): serves the API at address (a task of the API's own);
--- the listener, or nil and the listen error.
+-- The API's limits on a request (lnet.proto.http's): a body of 1 MiB at
+-- most, a conn idle 60 s at most (Toxiproxy's server allows 60 s too).
+local HTTP_OPTS = { max_body = 1024 * 1024, idle_timeout = 60 }
+
+-- listen(address): serves the API at address with lnet.proto.http (a task
+-- of the API's own); the listener, or nil and the listen error.
 function Api:listen(address)
     local ln, err = listener.listen("tcp", address)
     if ln == nil then
@@ -550,9 +554,18 @@ function Api:listen(address)
     self.ln = ln
     local ctx
     ctx, self.stop = context.with_cancel(context.background())
-    self.task = sched.go(http.serve, ln, function(req)
-        return self:handle(req)
-    end, ctx)
+    local srv = http.server(function(req)
+        local body, berr = req:read_body()
+        local status, headers, text
+        if body == nil then
+            status, headers, text = error_response(400, "bad request body: " .. tostring(berr))
+        else
+            status, headers, text = self:handle { method = req.method, path = req.path, headers = req.headers,
+                                                  body = body }
+        end
+        return status, text, headers
+    end, HTTP_OPTS)
+    self.task = sched.go(srv.serve, srv, ln, ctx, 0)
     return ln
 end
 
