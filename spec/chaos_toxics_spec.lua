@@ -419,4 +419,19 @@ describe("chaos toxicity, nth and scope", function()
         p:close()
         up:close()
     end)
+
+    it("frames as lnet.bufio's read_frame reads: 8-byte and varint prefixes", function()
+        local framer = require "lnet.chaos.framer"
+        local f8 = framer.new { prefix = 8 }
+        assert.are.equal(11, f8:split("\0\0\0\0\0\0\0\3abcdef"))
+        assert.is_nil(f8:split("\0\0\0\0\0\0\0\3ab"))
+        local fv = framer.new { prefix = "varint" }
+        local long = string.char(0xac, 0x02) .. string.rep("z", 300)
+        assert.are.equal(302, fv:split(long .. "tail"))
+        assert.is_nil(fv:split(long:sub(1, 200)))
+        assert.are.equal(4, framer.new { prefix = 2, order = "little" }:split("\2\0hi!"))
+        assert.has_error(function()
+            framer.new { prefix = 3 }
+        end, 'bad framer (prefix: 1, 2, 4, 8 or "varint" expected, got 3)')
+    end)
 end)

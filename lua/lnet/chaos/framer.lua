@@ -2,9 +2,11 @@
 -- toxics whose scope is "message". A framer is made from a spec:
 --   "line"                         up to and including "\n"
 --   {delimiter = s}                up to and including s
---   {prefix = 1|2|4, order = "big"|"little", include = false}
---                                  a length prefix (of the body; include =
---                                  true: of the whole message, prefix too)
+--   {prefix = 1|2|4|8|"varint", order = "big"|"little", include = false}
+--                                  a length prefix (of the body, as
+--                                  lnet.bufio's read_frame reads it; include
+--                                  = true: of the whole message, prefix too;
+--                                  varint: LEB128, 7 bits a byte, low first)
 --   {size = n}                     messages of n bytes each
 --   function(buf) -> n | nil       the length of the first whole message at
 --                                  the start of buf, nil when it is not all there
@@ -14,7 +16,7 @@
 
 local type, error, tostring, setmetatable = type, error, tostring, setmetatable
 local byte, find = string.byte, string.find
-local floor = math.floor
+local floor, min = math.floor, math.min
 
 local _M = { MAX = 1024 * 1024 }
 
@@ -32,15 +34,37 @@ local function delimited(delim)
     end
 end
 
+-- A varint at the start of buf: its value and size, or nil (not all
+-- there; over 10 bytes it is taken as ended, and the unit cap applies).
+local function varint(buf)
+    local n, scale = 0, 1
+    for i = 1, min(#buf, 10) do
+        local b = byte(buf, i)
+        n = n + (b % 128) * scale
+        if b < 128 or i == 10 then
+            return n, i
+        end
+        scale = scale * 128
+    end
+    return nil
+end
+
 local function prefixed(width, little, include)
     return function(buf)
-        if #buf < width then
-            return nil
-        end
-        local n = 0
-        for i = 1, width do
-            local b = byte(buf, little and width - i + 1 or i)
-            n = n * 256 + b
+        local n
+        if width == "varint" then
+            n, width = varint(buf)
+            if n == nil then
+                return nil
+            end
+        else
+            if #buf < width then
+                return nil
+            end
+            n = 0
+            for i = 1, width do
+                n = n * 256 + byte(buf, little and width - i + 1 or i)
+            end
         end
         local total = include and n or n + width
         if total < width then
@@ -77,8 +101,8 @@ function _M.new(spec)
         fn = delimited(spec.delimiter)
     elseif spec.prefix ~= nil then
         local w = spec.prefix
-        if w ~= 1 and w ~= 2 and w ~= 4 then
-            bad("prefix: 1, 2 or 4 expected, got " .. tostring(w))
+        if w ~= 1 and w ~= 2 and w ~= 4 and w ~= 8 and w ~= "varint" then
+            bad("prefix: 1, 2, 4, 8 or \"varint\" expected, got " .. tostring(w))
         end
         local order = spec.order or "big"
         if order ~= "big" and order ~= "little" then
