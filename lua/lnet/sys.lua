@@ -69,6 +69,7 @@ int lnet_fd_setsockopt_int(int fd, int level, int name, int value);
 int lnet_fd_getsockopt_int(int fd, int level, int name, int *value);
 int lnet_fd_count(void);
 int lnet_sockopt_linger(int fd, int sec);
+int lnet_sockopt_unsent(int fd);
 
 struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd, int net);
 int lnet_conn_net(const struct lnet_conn *c);
