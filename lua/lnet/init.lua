@@ -19,6 +19,7 @@ local addr = require "lnet.addr"
 local pack = require "lnet.pack"
 local hexdump = require "lnet.hexdump"
 local resolver = require "lnet.resolver"
+local tls = require "lnet.tls"
 
 local C = sys.C
 
@@ -62,6 +63,7 @@ local _M = {
     ErrDeadlineExceeded = errors.ErrDeadlineExceeded,
     ErrClosedPipe = errors.ErrClosedPipe,
     ErrWriteToConnected = packet.ErrWriteToConnected,
+    tls = tls,
 }
 
 -- lnet.errno.ECONNRESET etc.: one Errno per code of core/errors.h.
