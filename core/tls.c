@@ -28,7 +28,7 @@ struct lnet_tls_config {
     int refs;
     int role;
     int client_auth;     /* LNET_TLS_*_CLIENT_CERT */
-    int keylog_fd;       /* -1: none */
+    char *keylog;        /* the key log file's path, or NULL */
     unsigned char *alpn; /* server: its protocols, wire format; NULL: no ALPN */
     size_t alpn_len;
 };
@@ -264,13 +264,18 @@ static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *ou
     return http11_fallback ? SSL_TLSEXT_ERR_NOACK : SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
-/* A line of the SSLKEYLOGFILE format, appended in one write. */
+/* A line of the SSLKEYLOGFILE format, appended in one write. The file is
+ * opened for each line (a few per handshake), so a config holds no fd. As
+ * with Go's KeyLogWriter, a key log that fails does not fail the conn. */
 static void keylog_cb(const SSL *ssl, const char *line) {
     const struct lnet_tls_config *cfg = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
     struct iovec v[2] = {{(void *)(uintptr_t)line, strlen(line)}, {"\n", 1}};
-    if (writev(cfg->keylog_fd, v, 2) < 0) {
-        /* As Go's KeyLogWriter: a key log that fails does not fail the conn. */
+    int fd = open(cfg->keylog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    if (writev(fd, v, 2) < 0) {
+        /* dropped, as above */
     }
+    lnet_fd_close(&fd);
 }
 
 /* ---- configs ----------------------------------------------------------- */
@@ -302,7 +307,6 @@ struct lnet_tls_config *lnet_tls_config_new(int role) {
     SSL_CTX_set1_cert_store(cfg->ctx, system_store);
     cfg->refs = 1;
     cfg->role = role;
-    cfg->keylog_fd = -1;
     SSL_CTX_set_app_data(cfg->ctx, cfg);
     /* Go's defaults: TLS 1.2 at least, no renegotiation; an end of stream
      * without close_notify is the end (the record framing says if it cut a
@@ -331,7 +335,7 @@ struct lnet_tls_config *lnet_tls_config_new(int role) {
 void lnet_tls_config_release(struct lnet_tls_config *cfg) {
     if (cfg == NULL || --cfg->refs > 0) return;
     SSL_CTX_free(cfg->ctx);
-    lnet_fd_close(&cfg->keylog_fd);
+    free(cfg->keylog);
     free(cfg->alpn);
     free(cfg);
 }
@@ -421,9 +425,12 @@ int lnet_tls_config_alpn(struct lnet_tls_config *cfg, const unsigned char *wire,
 
 int lnet_tls_config_keylog(struct lnet_tls_config *cfg, const char *path) {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    char *copy;
     if (fd < 0) return -errno;
-    lnet_fd_close(&cfg->keylog_fd);
-    cfg->keylog_fd = fd;
+    lnet_fd_close(&fd);
+    if ((copy = strdup(path)) == NULL) return -ENOMEM;
+    free(cfg->keylog);
+    cfg->keylog = copy;
     SSL_CTX_set_keylog_callback(cfg->ctx, keylog_cb);
     return 0;
 }

@@ -110,7 +110,8 @@ int lnet_tls_config_ciphers(struct lnet_tls_config *cfg, const char *list, const
 /* Server: the protocols it speaks, ALPN's wire format (each prefixed by its
  * length), in its order of preference; a copy is kept. */
 int lnet_tls_config_alpn(struct lnet_tls_config *cfg, const unsigned char *wire, size_t len);
-/* Appends each handshake's secrets to path, in the SSLKEYLOGFILE format. */
+/* Appends each handshake's secrets to path (created 0600 if need be), in
+ * the SSLKEYLOGFILE format. */
 int lnet_tls_config_keylog(struct lnet_tls_config *cfg, const char *path);
 
 /*

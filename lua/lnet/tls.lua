@@ -369,30 +369,32 @@ end
 
 local errp = ffi_new("unsigned long[1]")
 
--- The error of a config step that failed with rc (errp holds OpenSSL's).
-local function config_error(rc, what, path)
-    if rc ~= ETLS then
-        return process.PathError("open", path, errors.from_errno(-rc))
+-- A file the config reads: its text, or nil and Go's os.PathError.
+local function read_file(path)
+    local f, _, code = open(path, "rb")
+    if f == nil then
+        return nil, process.PathError("open", path, errors.from_errno(code))
     end
+    local text = f:read("*a")
+    f:close()
+    if text == nil then
+        return nil, process.PathError("read", path, errors.errno.EISDIR)
+    end
+    return text
+end
+
+-- The error of loading a certificate (what: "certificate") or a key from
+-- text (errp holds OpenSSL's error), in Go's X509KeyPair words.
+local function pem_error(what, text)
     local reason = C.lnet_tls_reason(errp[0])
     if reason == C.LNET_TLS_R_KEY_MISMATCH then
         return tls_error("tls: private key does not match public key")
-    elseif reason == C.LNET_TLS_R_NO_PEM then
+    elseif not text:find("-----BEGIN ", 1, true) then
         return tls_error("tls: failed to find any PEM data in " .. what .. " input")
     end
-    local text = C.lnet_tls_reason_text(errp[0])
-    return tls_error("tls: " .. what .. " " .. tostring(path) .. ": "
-        .. (text ~= nil and ffi_string(text) or "cannot be loaded"))
-end
-
--- A file the config reads must be there: Go's os.PathError otherwise.
-local function readable(path)
-    local f, _, code = open(path, "rb")
-    if f == nil then
-        return process.PathError("open", path, errors.from_errno(code))
-    end
-    f:close()
-    return nil
+    local ossl = C.lnet_tls_reason_text(errp[0])
+    return tls_error("tls: failed to parse " .. (what == "key" and "private key" or what)
+        .. (ossl ~= nil and ": " .. ffi_string(ossl) or ""))
 end
 
 local function alpn_wire(list)
@@ -412,31 +414,32 @@ local function build_config(opts, role)
     end
     cfg = ffi_gc(cfg, C.lnet_tls_config_release)
     C.lnet_tls_config_verify(cfg, opts.verify ~= false and 1 or 0, CLIENT_AUTH[opts.client_auth or "none"])
-    local rc
     if opts.ca_file or opts.ca_path then
-        local err = opts.ca_file and readable(opts.ca_file)
+        local text, err = opts.ca_file and read_file(opts.ca_file)
         if err then
             return nil, err
         end
-        rc = C.lnet_tls_config_roots(cfg, opts.ca_file, opts.ca_path, errp)
-        if rc < 0 then
-            return nil, config_error(rc, "roots", opts.ca_file or opts.ca_path)
+        if C.lnet_tls_config_roots(cfg, opts.ca_file, opts.ca_path, errp) < 0 then
+            return nil, text and pem_error("certificate", text)
+                or tls_error("tls: cannot use ca_path " .. opts.ca_path)
         end
     end
     if opts.cert or opts.key then
-        for _, path in ipairs({ opts.cert or opts.key, opts.key or opts.cert }) do
-            local err = readable(path)
-            if err then
-                return nil, err
-            end
+        local cert, key = opts.cert or opts.key, opts.key or opts.cert
+        local cert_text, key_text, err
+        cert_text, err = read_file(cert)
+        if cert_text == nil then
+            return nil, err
         end
-        rc = C.lnet_tls_config_cert(cfg, opts.cert or opts.key, errp)
-        if rc < 0 then
-            return nil, config_error(rc, "certificate", opts.cert)
+        key_text, err = read_file(key)
+        if key_text == nil then
+            return nil, err
         end
-        rc = C.lnet_tls_config_key(cfg, opts.key or opts.cert, errp)
-        if rc < 0 then
-            return nil, config_error(rc, "key", opts.key)
+        if C.lnet_tls_config_cert(cfg, cert, errp) < 0 then
+            return nil, pem_error("certificate", cert_text)
+        end
+        if C.lnet_tls_config_key(cfg, key, errp) < 0 then
+            return nil, pem_error("key", key_text)
         end
     end
     local min_v, max_v = version_opt(opts, "min_version"), version_opt(opts, "max_version")
@@ -467,7 +470,7 @@ local function build_config(opts, role)
         end
     end
     if opts.keylog_file then
-        rc = C.lnet_tls_config_keylog(cfg, opts.keylog_file)
+        local rc = C.lnet_tls_config_keylog(cfg, opts.keylog_file)
         if rc < 0 then
             return nil, process.PathError("open", opts.keylog_file, errors.from_errno(-rc))
         end
