@@ -48,6 +48,7 @@ void lnet_layout_push(lua_State *L) {
     FIELD(lnet_copy, left_len);
     FIELD(lnet_copy, written);
     FIELD(lnet_copy, failed);
+    FIELD(lnet_copy, writing);
     FIELD(lnet_copy, pending);
     FIELD(lnet_copy, read);
     FIELD(lnet_copy, write);

@@ -12,6 +12,7 @@ static int write_some(struct lnet_copy *cp, struct lnet_op *op, void *dst, const
     op->progress = 0;
     rc = cp->write != NULL ? cp->write(dst, op, buf, n) : lnet_conn_write(dst, op, buf, n);
     cp->written += (double)op->progress;
+    cp->writing = rc == -LNET_EAGAIN;
     if (rc < 0 && rc != -LNET_EAGAIN) cp->failed = LNET_WRITE;
     return rc;
 }
@@ -35,10 +36,11 @@ static int write_fresh(struct lnet_copy *cp, struct lnet_op *op, void *dst, cons
     int rc = write_some(cp, op, dst, buf, n);
     const char *rest = buf + op->progress;
     if (rc == 0) return 0;
+    cp->left = rest;
     cp->left_len = n - op->progress;
+    if (cp->left_len == 0) return rc; /* all taken, the write goes on (writing) */
     if (cp->pending == NULL && (cp->pending = malloc(LNET_RBUF_SIZE)) == NULL) {
         lnet_op_abandon(op);
-        cp->left = rest;
         cp->failed = LNET_WRITE;
         return -ENOMEM;
     }
@@ -51,7 +53,7 @@ int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, void *dst, void *sr
     char *rbuf = lnet_loop_rbuf(op->loop);
     for (;;) {
         int n, rc;
-        if (cp->left_len > 0 && (rc = write_left(cp, op, dst)) != 0) return rc;
+        if ((cp->left_len > 0 || cp->writing) && (rc = write_left(cp, op, dst)) != 0) return rc;
         n = cp->read != NULL ? cp->read(src, op, rbuf, LNET_RBUF_SIZE)
                              : lnet_conn_read(src, op, rbuf, LNET_RBUF_SIZE);
         if (n == 0) return 0;

@@ -31,6 +31,7 @@ struct lnet_copy {
     size_t left_len;  /* ... and how many: handed back when the copy ends there */
     double written;   /* bytes written so far (a double: LuaJIT reads it unboxed) */
     int failed;       /* LNET_READ or LNET_WRITE: which side the error came from */
+    int writing;      /* a write parked: it is called again before anything more is read */
 
     char *pending;            /* NULL, or a private buffer of LNET_RBUF_SIZE bytes */
     lnet_copy_read_fn read;   /* the source's read; NULL: src is a struct lnet_conn */

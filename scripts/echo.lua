@@ -1,7 +1,8 @@
 -- echo: a TCP echo server. Every conn is served by its own task.
---   lnet scripts/echo.lua [address] [--rw] [--ctx | --no-ctx]
+--   lnet scripts/echo.lua [address] [--rw] [--ctx | --no-ctx] [--tls cert.pem key.pem]
 -- (address defaults to 127.0.0.1:0). Prints "listening ADDRESS" once the
--- listener is up.
+-- listener is up. With --tls it speaks TLS (lnet.tls) with that
+-- certificate and key: each conn is wrapped, and the echo is the same.
 --
 -- By default each conn is `lnet.copy(c, c, ctx)`, Go's `io.Copy(c, c)`:
 -- the bytes never become Lua strings. --rw echoes with the read/write loop
@@ -15,17 +16,24 @@
 -- bench/run's ctx phase compares those two.
 local lnet = require "lnet"
 
-local address, rw, read_ctx, write_ctx = "127.0.0.1:0", false, true, false
-for _, a in ipairs({ ... }) do
+local address, rw, read_ctx, write_ctx, tls_opts = "127.0.0.1:0", false, true, false, nil
+local args = { ... }
+local i = 1
+while i <= #args do
+    local a = args[i]
     if a == "--rw" then
         rw = true
     elseif a == "--ctx" then
         read_ctx, write_ctx = true, true
     elseif a == "--no-ctx" then
         read_ctx, write_ctx = false, false
+    elseif a == "--tls" and args[i + 2] then
+        tls_opts = { cert = args[i + 1], key = args[i + 2] }
+        i = i + 2
     else
         address = a
     end
+    i = i + 1
 end
 
 local ln = assert(lnet.listen("tcp", address))
@@ -74,9 +82,19 @@ local function echo_copy(c, ctx)
     end
 end
 
+local echo = rw and echo_rw or echo_copy
+if tls_opts then
+    local plain = echo
+    echo = function(c, ctx)
+        local t = assert(lnet.tls.server(c, tls_opts))
+        plain(t, ctx)
+        t:close()
+    end
+end
+
 -- After the grace, serve cancels the handlers still running and says so:
 -- their clients stopped reading, which ends the shutdown, not the server.
-local ok, err = lnet.serve(ln, rw and echo_rw or echo_copy, shutdown, 5)
+local ok, err = lnet.serve(ln, echo, shutdown, 5)
 if not ok and not lnet.errors.is(err, lnet.context.DeadlineExceeded) then
     error(err, 0)
 end

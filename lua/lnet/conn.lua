@@ -377,10 +377,11 @@ end)
 
 -- The outcome of a copy between core ends that ended with rc (0, or an
 -- error code; or AGAIN with err, when the task's cancel or ctx ended the
--- wait). Bytes left in the copy mean it was writing them when it ended.
+-- wait). Bytes left in the copy, or a write still going, mean it was
+-- writing when it ended.
 local function copy_done(cp, rc, err, dst, src)
     local rest = cp.left_len > 0 and ffi_string(cp.left, cp.left_len) or nil
-    local written = cp.written
+    local written, writing = cp.written, cp.writing ~= 0
     C.lnet_copy_release(cp)
     if rc == 0 then
         return written
@@ -389,7 +390,7 @@ local function copy_done(cp, rc, err, dst, src)
             return written, copy_end_of(src).fail(src, "read", rc)
         end
         return written, copy_end_of(dst).fail(dst, "write", rc), rest
-    elseif rest == nil then
+    elseif rest == nil and not writing then
         return written, src:op_error("read", err)
     end
     return written, dst:op_error("write", err), rest

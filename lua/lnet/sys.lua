@@ -19,7 +19,7 @@ struct lnet_waitq { struct lnet_op *head, *tail; unsigned n; };
 /* core/copy.h's struct lnet_copy, whole: lnet.copy allocates it. */
 typedef int (*lnet_copy_read_fn)(void *src, struct lnet_op *op, char *buf, size_t max);
 typedef int (*lnet_copy_write_fn)(void *dst, struct lnet_op *op, const char *buf, size_t len);
-struct lnet_copy { const char *left; size_t left_len; double written; int failed; char *pending;
+struct lnet_copy { const char *left; size_t left_len; double written; int failed; int writing; char *pending;
                    lnet_copy_read_fn read; lnet_copy_write_fn write; };
 struct lnet_sockaddr { union { uint64_t align; char bytes[128]; } u; uint32_t len; };
 
@@ -226,7 +226,7 @@ end
 
 check_layout("lnet_op", { "id", "state", "progress" }, false, { "LNET_OP_IDLE", "LNET_OP_PARKED", "LNET_OP_READY" })
 check_layout("lnet_waitq", { "head", "tail", "n" }, true)
-check_layout("lnet_copy", { "left", "left_len", "written", "failed", "pending", "read", "write" }, true)
+check_layout("lnet_copy", { "left", "left_len", "written", "failed", "writing", "pending", "read", "write" }, true)
 check_layout("lnet_tls", { "role", "hs_done", "released", "eof", "fatal", "verify_error", "alert_recv",
     "alert_sent", "eof_mid_record", "last_record_len", "ssl_error", "cert_not_before", "cert_not_after",
     "unsent_chunk" }, false, { "LNET_TLS_CLIENT", "LNET_TLS_SERVER", "LNET_TLS_REQUIRE_AND_VERIFY_CLIENT_CERT",
