@@ -5,8 +5,8 @@
  * (SSL_set_fd), non-blocking, each conn a small struct with two watchers.
  * OpenSSL is set up as lnet.tls sets it up, so that the comparison is of
  * the layers, not of the settings: TLS 1.2 at least, no renegotiation,
- * read-ahead on, record buffers released when idle, one TLS 1.3 session
- * ticket per conn. Each readiness reads one record (SSL_read) and writes
+ * read-ahead on, record buffers released when idle, the chain as given,
+ * one TLS 1.3 session ticket per conn, close_notify on close. Each readiness reads one record (SSL_read) and writes
  * it back, and reads on only while OpenSSL holds more, as echo_ev reads
  * once per wakeup. A write the socket cannot take whole stays with the SSL
  * (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, from our copy), reading stops
@@ -52,9 +52,11 @@ static char read_buf[READ_BUF_SIZE];
 static struct conn *conns;
 static SSL_CTX *ctx;
 
+/* As lnet.tls closes (and Go): close_notify if the socket takes it now. */
 static void conn_close(struct ev_loop *loop, struct conn *c) {
     ev_io_stop(loop, &c->read_w);
     ev_io_stop(loop, &c->write_w);
+    if (SSL_is_init_finished(c->ssl)) SSL_shutdown(c->ssl);
     SSL_free(c->ssl);
     close(c->read_w.fd);
     if (c->prev)
@@ -202,7 +204,8 @@ int main(int argc, char **argv) {
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_NO_AUTO_CHAIN);
     SSL_CTX_set_num_tickets(ctx, 1);
 
     int listen_fd = bench_bind("tls_echo_ev", argc == 4 ? argv[3] : "127.0.0.1:0", SOCK_STREAM);

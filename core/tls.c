@@ -49,6 +49,7 @@ static int fd_of(const struct lnet_tls *t) {
 /* Sends from the queue's front: 0 once it is empty (and its memory gone:
  * an idle conn keeps none), -LNET_EAGAIN while the socket is full, -errno. */
 static int flush(struct lnet_tls *t) {
+    if (t->out == NULL) return 0;
     while (t->out_off < t->out_len) {
         ssize_t n = send(fd_of(t), t->out + t->out_off, t->out_len - t->out_off, MSG_NOSIGNAL);
         if (n >= 0) {
@@ -314,8 +315,11 @@ struct lnet_tls_config *lnet_tls_config_new(int role) {
     SSL_CTX_set_min_proto_version(cfg->ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(cfg->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
                                       SSL_OP_NO_COMPRESSION);
-    /* An idle conn keeps no record buffers (about 34 KiB) between calls. */
-    SSL_CTX_set_mode(cfg->ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* An idle conn keeps no record buffers (about 34 KiB) between calls.
+     * Our certificate chain is the file's, as Go sends it: OpenSSL would
+     * otherwise try to complete it from the trusted roots at every
+     * handshake (a directory scan of the system's, for a self-signed one). */
+    SSL_CTX_set_mode(cfg->ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
     SSL_CTX_set_info_callback(cfg->ctx, info_cb);
     if (role == LNET_TLS_CLIENT) {
         SSL_CTX_set_session_cache_mode(cfg->ctx,
@@ -659,6 +663,11 @@ int lnet_tls_read(struct lnet_tls *t, struct lnet_op *op, char *buf, size_t max)
     int rc, n;
     if ((rc = enter(t, s, op)) < 0) return rc;
     if (!t->hs_done && (rc = handshake(t, s, op, 0)) != 0) return rc;
+    /* The socket is drained and OpenSSL holds nothing (not even the end):
+     * park at once, as a conn's read does after a short read. */
+    if (!t->can_read && t->out == NULL && !t->eof && !SSL_has_pending(t->ssl) &&
+        !(SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN))
+        return park(t, s, op, 1);
     n = SSL_read(t->ssl, buf, max > INT_MAX ? INT_MAX : (int)max);
     rc = n > 0 ? n : ssl_result(t, n);
     pass_on_bytes(t, s);
@@ -693,9 +702,10 @@ int lnet_tls_write(struct lnet_tls *t, struct lnet_op *op, const char *buf, size
      * server sends its ticket with its first write instead, which a client
      * that reads anything reads first.
      */
-    if (t->role == LNET_TLS_SERVER && !t->ticket_asked && SSL_version(t->ssl) == TLS1_3_VERSION) {
+    if (!t->ticket_asked) {
         t->ticket_asked = 1;
-        SSL_new_session_ticket(t->ssl);
+        if (t->role == LNET_TLS_SERVER && SSL_version(t->ssl) == TLS1_3_VERSION)
+            SSL_new_session_ticket(t->ssl);
     }
     for (;;) {
         size_t chunk = len - op->progress < CHUNK ? len - op->progress : CHUNK;
@@ -776,7 +786,7 @@ int lnet_tls_close(struct lnet_tls *t) {
             ERR_clear_error();
         }
         flush(t);
-        drain(t);
+        if (!t->eof) drain(t);
     }
     rc = lnet_conn_close(t->c);
     release_ssl(t);
