@@ -6,7 +6,8 @@
  * OpenSSL is set up as lnet.tls sets it up, so that the comparison is of
  * the layers, not of the settings: TLS 1.2 at least, no renegotiation,
  * read-ahead on, record buffers released when idle, the chain as given,
- * one TLS 1.3 session ticket per conn, close_notify on close. Each readiness reads one record (SSL_read) and writes
+ * one TLS 1.3 session ticket per conn and no session cache (resumption by
+ * tickets), close_notify on close. Each readiness reads one record (SSL_read) and writes
  * it back, and reads on only while OpenSSL holds more, as echo_ev reads
  * once per wakeup. A write the socket cannot take whole stays with the SSL
  * (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, from our copy), reading stops
@@ -207,6 +208,7 @@ int main(int argc, char **argv) {
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_NO_AUTO_CHAIN);
     SSL_CTX_set_num_tickets(ctx, 1);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 
     int listen_fd = bench_bind("tls_echo_ev", argc == 4 ? argv[3] : "127.0.0.1:0", SOCK_STREAM);
     if (listen_fd < 0) return 1;

@@ -3,6 +3,9 @@
  *   tls_loadgen rr        ADDR [-c 50] [-s 64] [-d 5]     request/response rate
  *   tls_loadgen bulk      ADDR [-m 256] [-d 60]           one conn streams MiB out and back
  *   tls_loadgen handshake ADDR [-n 2000] [-p 20] [-d 60]  full handshakes, a 1-byte echo, close
+ *   tls_loadgen idle      ADDR [-n 2000] [-p 20] [-d 60]  as handshake, but holds each conn open,
+ *                                                        prints "idle N held", and waits for
+ *                                                        stdin to close (or -d)
  *
  * One thread, epoll, OpenSSL non-blocking over the socket (SSL_set_fd); it
  * does not verify the server (its cost is the client's, and it runs on its
@@ -36,8 +39,8 @@
 #define MIB        (1024.0 * 1024.0)
 #define PERIOD     65521 /* the bulk stream repeats with a prime period */
 
-enum mode { MODE_RR, MODE_BULK, MODE_HANDSHAKE };
-enum state { ST_CONNECTING, ST_HANDSHAKE, ST_RUNNING, ST_DONE };
+enum mode { MODE_RR, MODE_BULK, MODE_HANDSHAKE, MODE_IDLE };
+enum state { ST_CONNECTING, ST_HANDSHAKE, ST_RUNNING, ST_HELD, ST_DONE };
 
 struct conn {
     int fd;
@@ -230,6 +233,11 @@ static void handshake_run(struct conn *c) {
         return;
     }
     done_count++;
+    if (opt.mode == MODE_IDLE) {
+        c->state = ST_HELD;
+        conn_watch(c, EPOLLIN); /* the server closing it is an error */
+        return;
+    }
     conn_close(c);
 }
 
@@ -270,12 +278,20 @@ static void drive(struct conn *c) {
         c->state = ST_RUNNING;
         if (opt.mode == MODE_RR) rr_next(c);
         /* rr and bulk wait for every conn to be up before the clock starts */
-        if (opt.mode != MODE_HANDSHAKE) {
+        if (opt.mode != MODE_HANDSHAKE && opt.mode != MODE_IDLE) {
             conn_watch(c, EPOLLIN);
             return;
         }
     }
     if (c->state == ST_RUNNING) conn_run(c);
+    if (c->state == ST_HELD) {
+        char b;
+        int n = SSL_read(c->ssl, &b, 1);
+        if (n > 0 || SSL_get_error(c->ssl, n) != SSL_ERROR_WANT_READ) {
+            errno = 0;
+            conn_fail(c, "server ended a held conn");
+        }
+    }
 }
 
 static int poll_once(double deadline) {
@@ -300,6 +316,8 @@ static void parse(int argc, char **argv) {
         opt.mode = MODE_BULK, opt.seconds = 60;
     else if (strcmp(argv[1], "handshake") == 0)
         opt.mode = MODE_HANDSHAKE, opt.seconds = 60;
+    else if (strcmp(argv[1], "idle") == 0)
+        opt.mode = MODE_IDLE, opt.seconds = 60;
     else
         usage();
     struct addrinfo *res;
@@ -341,22 +359,49 @@ int main(int argc, char **argv) {
     epfd = epoll_create1(EPOLL_CLOEXEC);
 
     long n = opt.mode == MODE_RR ? opt.conns : opt.mode == MODE_BULK ? 1 : opt.inflight;
+    if (opt.mode == MODE_IDLE) n = opt.count; /* each held in a slot of its own */
     struct conn *cs = calloc((size_t)n, sizeof *cs);
     if (!cs) return 1;
     double start, give_up;
 
-    if (opt.mode == MODE_HANDSHAKE) {
-        long started = 0;
+    if (opt.mode == MODE_HANDSHAKE || opt.mode == MODE_IDLE) {
+        long started = 0, limit = opt.mode == MODE_IDLE ? opt.inflight : n;
         start = now_sec();
         give_up = start + opt.seconds;
-        for (long i = 0; i < n && started < opt.count; i++, started++)
+        for (long i = 0; i < limit && started < opt.count; i++, started++)
             conn_open(&cs[i]);
         while ((long)done_count + errors < opt.count && poll_once(give_up) >= 0) {
-            for (long i = 0; i < n; i++)
-                if (cs[i].state == ST_DONE && started < opt.count) {
+            /* Keep `inflight` conns in the making: a finished one frees a
+             * slot (handshake), or is held while the next starts (idle). */
+            long making = 0;
+            for (long i = 0; i < started; i++)
+                making += cs[i].state != ST_DONE && cs[i].state != ST_HELD;
+            for (long i = 0; i < n && making < opt.inflight && started < opt.count; i++)
+                if (opt.mode == MODE_IDLE ? i == started : cs[i].state == ST_DONE) {
                     conn_open(&cs[i]);
                     started++;
+                    making++;
                 }
+        }
+        if (opt.mode == MODE_IDLE) {
+            char b;
+            printf("idle %llu held\n", (unsigned long long)done_count);
+            fflush(stdout);
+            /* Held until stdin closes (the runner's signal) or -d runs out. */
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+            epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &ev);
+            while (now_sec() < give_up) {
+                struct epoll_event evs[MAX_EVENTS];
+                int k = epoll_wait(epfd, evs, MAX_EVENTS, 100);
+                int eof = 0;
+                for (int i = 0; i < k; i++) {
+                    if (evs[i].data.ptr == NULL)
+                        eof = read(0, &b, 1) <= 0;
+                    else
+                        drive(evs[i].data.ptr);
+                }
+                if (eof) break;
+            }
         }
     } else {
         /* Every conn up first: only the traffic is timed. */
@@ -392,6 +437,8 @@ int main(int argc, char **argv) {
     else if (opt.mode == MODE_BULK)
         printf("mode bulk\nbytes %llu\nseconds %.3f\nmbps %.1f\n", (unsigned long long)done_count,
                elapsed, (double)done_count / MIB / elapsed);
+    else if (opt.mode == MODE_IDLE)
+        printf("mode idle\nheld %llu\n", (unsigned long long)done_count);
     else
         printf("mode handshake\nhandshakes %llu\nseconds %.3f\nhps %.1f\n",
                (unsigned long long)done_count, elapsed, (double)done_count / elapsed);
@@ -401,6 +448,6 @@ int main(int argc, char **argv) {
            (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
     int incomplete = opt.mode == MODE_BULK && done_count < (uint64_t)opt.megabytes * 1024 * 1024;
-    incomplete |= opt.mode == MODE_HANDSHAKE && (long)done_count < opt.count;
+    incomplete |= opt.mode != MODE_RR && opt.mode != MODE_BULK && (long)done_count < opt.count;
     return errors || incomplete ? 1 : 0;
 }

@@ -328,6 +328,9 @@ struct lnet_tls_config *lnet_tls_config_new(int role) {
     } else {
         static const unsigned char sid_ctx[] = "lnet";
         SSL_CTX_set_session_id_context(cfg->ctx, sid_ctx, sizeof sid_ctx - 1);
+        /* Sessions resume from tickets only, as Go's: no cache of every
+         * session (up to 20,480 of them) for TLS 1.2's session IDs. */
+        SSL_CTX_set_session_cache_mode(cfg->ctx, SSL_SESS_CACHE_OFF);
         /* TLS 1.3 tickets go with the first write (lnet_tls_write), not
          * right after the handshake: see there. */
         SSL_CTX_set_num_tickets(cfg->ctx, 0);
@@ -658,6 +661,18 @@ int lnet_tls_handshake(struct lnet_tls *t, struct lnet_op *op) {
     return 0;
 }
 
+/*
+ * A read parks for data. Special problem of an idle conn's memory: OpenSSL
+ * (SSL_MODE_RELEASE_BUFFERS) gives back its record buffers when a read or
+ * write empties them, but not one a post-handshake write (a session
+ * ticket) set up to read with and left empty, 17 KiB a conn. Freeing
+ * buffers not in use costs a check when there are none.
+ */
+static int park_idle(struct lnet_tls *t, struct lnet_side *s, struct lnet_op *op) {
+    if (!SSL_has_pending(t->ssl)) SSL_free_buffers(t->ssl);
+    return park(t, s, op, 1);
+}
+
 int lnet_tls_read(struct lnet_tls *t, struct lnet_op *op, char *buf, size_t max) {
     struct lnet_side *s = rd_of(t);
     int rc, n;
@@ -667,7 +682,7 @@ int lnet_tls_read(struct lnet_tls *t, struct lnet_op *op, char *buf, size_t max)
      * park at once, as a conn's read does after a short read. */
     if (!t->can_read && t->out == NULL && !t->eof && !SSL_has_pending(t->ssl) &&
         !(SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN))
-        return park(t, s, op, 1);
+        return park_idle(t, s, op);
     n = SSL_read(t->ssl, buf, max > INT_MAX ? INT_MAX : (int)max);
     rc = n > 0 ? n : ssl_result(t, n);
     pass_on_bytes(t, s);
@@ -680,7 +695,7 @@ int lnet_tls_read(struct lnet_tls *t, struct lnet_op *op, char *buf, size_t max)
         leave(t, s, op);
         return n;
     }
-    if (rc == WANT) return park(t, s, op, 1);
+    if (rc == WANT) return park_idle(t, s, op);
     if (rc == 0) return end_of_stream(t, s, op);
     return fail(t, s, op, rc);
 }
