@@ -374,7 +374,7 @@ int main(int argc, char **argv) {
             /* Keep `inflight` conns in the making: a finished one frees a
              * slot (handshake), or is held while the next starts (idle). */
             long making = 0;
-            for (long i = 0; i < started; i++)
+            for (long i = 0; i < n && i < started; i++)
                 making += cs[i].state != ST_DONE && cs[i].state != ST_HELD;
             for (long i = 0; i < n && making < opt.inflight && started < opt.count; i++)
                 if (opt.mode == MODE_IDLE ? i == started : cs[i].state == ST_DONE) {

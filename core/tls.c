@@ -559,7 +559,7 @@ static int park(struct lnet_tls *t, struct lnet_side *s, struct lnet_op *op, int
 
 /* A call on s took bytes off the socket: a call on the other side that waits
  * to read may now have them in the SSL, where no readiness will tell it. */
-static void pass_on_bytes(struct lnet_tls *t, struct lnet_side *s) {
+static void pass_on_bytes(struct lnet_tls *t, const struct lnet_side *s) {
     struct lnet_side *o = s == rd_of(t) ? &t->c->s.wr : rd_of(t);
     if (t->got && o->head != NULL && (t->waits[side_index(t, o)] & EV_READ)) lnet_op_wake(o->head);
     t->got = 0;
@@ -584,13 +584,12 @@ static int enter(struct lnet_tls *t, struct lnet_side *s, struct lnet_op *op) {
 /* What an SSL call that returned r <= 0 means: WANT (read more), 0 (the
  * end of stream), or the failure (its OpenSSL error kept). */
 static int ssl_result(struct lnet_tls *t, int r) {
-    int e = SSL_get_error(t->ssl, r), rc;
+    int e = SSL_get_error(t->ssl, r);
     if (e == SSL_ERROR_WANT_READ) return WANT;
     if (e == SSL_ERROR_ZERO_RETURN) return 0;
     if (t->sys_err != 0) {
-        rc = -t->sys_err;
         ERR_clear_error();
-        return rc;
+        return -t->sys_err;
     }
     if (t->ssl_error == 0) t->ssl_error = ERR_peek_error();
     ERR_clear_error();
@@ -906,14 +905,11 @@ static const ASN1_STRING *san_text(const GENERAL_NAME *g, int *kind) {
 
 int lnet_tls_cert_san(const void *x509, int i, int *kind, char *buf, size_t size) {
     GENERAL_NAMES *names = X509_get_ext_d2i(x509, NID_subject_alt_name, NULL, NULL);
-    const GENERAL_NAME *g;
-    const ASN1_STRING *s;
     int n = -1;
     ERR_clear_error();
     if (names == NULL) return -1;
     if (i < sk_GENERAL_NAME_num(names)) {
-        g = sk_GENERAL_NAME_value(names, i);
-        s = san_text(g, kind);
+        const ASN1_STRING *s = san_text(sk_GENERAL_NAME_value(names, i), kind);
         n = s != NULL ? ASN1_STRING_length(s) : 0;
         if (s != NULL && buf != NULL)
             memcpy(buf, ASN1_STRING_get0_data(s), (size_t)n < size ? (size_t)n : size);
