@@ -19,7 +19,7 @@ local support = require "support"
 local tls_support = require "tls_support"
 
 local random, floor, min, max = math.random, math.floor, math.min, math.max
-local char, byte, sub, rep, concat = string.char, string.byte, string.sub, string.rep, table.concat
+local char, byte, sub, concat = string.char, string.byte, string.sub, table.concat
 
 local SECS = tonumber(os.getenv("LNET_TLS_FUZZ_SECS") or os.getenv("LNET_FUZZ_SECS")) or 3
 local SEED = tonumber(os.getenv("LNET_FUZZ_SEED")) or 20240917

@@ -84,8 +84,9 @@ end
 -- with a.test's certificate and b.test's for SNI b.test.
 local function s_server(version, extra)
     local port = free_port()
-    local argv = { "openssl", "s_server", "-accept", "127.0.0.1:" .. port, "-cert", certs.a.cert, "-key", certs.a.key,
-        "-cert2", certs.b.cert, "-key2", certs.b.key, "-servername", "b.test", "-rev", "-tls" .. version:gsub("%.", "_") }
+    local argv = { "openssl", "s_server", "-accept", "127.0.0.1:" .. port, "-cert", certs.a.cert,
+        "-key", certs.a.key, "-cert2", certs.b.cert, "-key2", certs.b.key, "-servername", "b.test", "-rev",
+        "-tls" .. version:gsub("%.", "_") }
     for _, a in ipairs(extra or {}) do
         argv[#argv + 1] = a
     end
@@ -287,7 +288,8 @@ describe("our server against openssl s_client", function()
             assert.are.equal(0, code, err)
             assert.truthy(out:find("sni=a.test alpn=http/1.1 version=TLS " .. v .. " resumed=false\n", 1, true), out)
             assert.truthy(out:find("Verify return code: 0 (ok)", 1, true), out)
-            code, out, err = s_client(address, { "-servername", "a.test", "-tls" .. v:gsub("%.", "_"), "-sess_in", sess })
+            code, out, err = s_client(address, { "-servername", "a.test", "-tls" .. v:gsub("%.", "_"),
+                "-sess_in", sess })
             assert.are.equal(0, code, err)
             assert.truthy(out:find("resumed=true", 1, true), out)
             assert.truthy(out:find("Reused, TLSv" .. v, 1, true), out)

@@ -103,8 +103,8 @@ describe("scripts/tls-probe.lua", function()
         for _, c in ipairs(held) do
             c:close()
         end
-        code, out, err = probe({ "nohostport" })
-        assert.are.equal(2, code)
-        assert.truthy(err:find("^usage: tls%-probe"), err)
+        local ucode, _, uerr = probe({ "nohostport" })
+        assert.are.equal(2, ucode)
+        assert.truthy(uerr:find("^usage: tls%-probe"), uerr)
     end)
 end)

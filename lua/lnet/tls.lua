@@ -37,7 +37,7 @@ local open = io.open
 local self_task, retry, check_ctx = sched.self_task, sched.retry, sched.check_ctx
 
 local codes = sys.codes
-local AGAIN, ECLOSED, EDEADLINE, ETLS = -codes.EAGAIN, -codes.ECLOSED, -codes.EDEADLINE, -codes.ETLS
+local EDEADLINE, ETLS = -codes.EDEADLINE, -codes.ETLS
 local ENOTCONN, ESHUTDOWN = -errors.errno.ENOTCONN.code, -errors.errno.ESHUTDOWN.code
 local ErrClosed, EOF = errors.ErrClosed, errors.EOF
 local code_error, RBUF_SIZE = conn.code_error, conn.RBUF_SIZE
@@ -310,7 +310,8 @@ local function list_opt(opts, name, fname)
     end
     for _, s in ipairs(v) do
         if type(s) ~= "string" or s == "" or #s > 255 then
-            bad_option(name, fname, "table of strings of 1 to 255 bytes", type(s) == "string" and "'" .. s .. "'" or type(s))
+            bad_option(name, fname, "table of strings of 1 to 255 bytes",
+                type(s) == "string" and "'" .. s .. "'" or type(s))
         end
     end
     return v
@@ -415,9 +416,12 @@ local function build_config(opts, role)
     cfg = ffi_gc(cfg, C.lnet_tls_config_release)
     C.lnet_tls_config_verify(cfg, opts.verify ~= false and 1 or 0, CLIENT_AUTH[opts.client_auth or "none"])
     if opts.ca_file or opts.ca_path then
-        local text, err = opts.ca_file and read_file(opts.ca_file)
-        if err then
-            return nil, err
+        local text, err
+        if opts.ca_file then
+            text, err = read_file(opts.ca_file)
+            if text == nil then
+                return nil, err
+            end
         end
         if C.lnet_tls_config_roots(cfg, opts.ca_file, opts.ca_path, errp) < 0 then
             return nil, text and pem_error("certificate", text)
@@ -426,20 +430,19 @@ local function build_config(opts, role)
     end
     if opts.cert or opts.key then
         local cert, key = opts.cert or opts.key, opts.key or opts.cert
-        local cert_text, key_text, err
-        cert_text, err = read_file(cert)
-        if cert_text == nil then
-            return nil, err
+        local cert_pem, cerr = read_file(cert)
+        if cert_pem == nil then
+            return nil, cerr
         end
-        key_text, err = read_file(key)
-        if key_text == nil then
-            return nil, err
+        local key_pem, kerr = read_file(key)
+        if key_pem == nil then
+            return nil, kerr
         end
         if C.lnet_tls_config_cert(cfg, cert, errp) < 0 then
-            return nil, pem_error("certificate", cert_text)
+            return nil, pem_error("certificate", cert_pem)
         end
         if C.lnet_tls_config_key(cfg, key, errp) < 0 then
-            return nil, pem_error("key", key_text)
+            return nil, pem_error("key", key_pem)
         end
     end
     local min_v, max_v = version_opt(opts, "min_version"), version_opt(opts, "max_version")
@@ -829,8 +832,11 @@ function _M.dial(network, address, opts, ctx)
     check_ctx(ctx, 4, "dial")
     local server_name = opts.server_name
     if server_name == nil or server_name == "" then
-        local host = addr.split_host_port(address)
-        server_name = host ~= nil and host ~= "" and host:gsub("%%.*$", "") or nil
+        local host, perr = addr.split_host_port(address)
+        if host == nil then
+            return nil, errors.OpError("dial", network, nil, nil, perr) -- as lnet.dial says it
+        end
+        server_name = host ~= "" and host:gsub("%%.*$", "") or nil
     end
     if opts.verify ~= false and server_name == nil then
         return nil, tls_error("tls: either ServerName or InsecureSkipVerify must be specified in the tls.Config")
