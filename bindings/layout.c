@@ -40,8 +40,8 @@ void lnet_layout_push(lua_State *L) {
     CONST(LNET_OP_IDLE);
     CONST(LNET_OP_PARKED);
     CONST(LNET_OP_READY);
-    FIELD(lnet_waitq, head);
-    FIELD(lnet_waitq, tail);
+    FIELD(lnet_waitq, l.head);
+    FIELD(lnet_waitq, l.tail);
     FIELD(lnet_waitq, n);
     SIZE(lnet_waitq);
     FIELD(lnet_copy, left);

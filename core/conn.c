@@ -80,6 +80,7 @@ lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *
     int fd = c->s.fd;
     lnet_err_t rc;
     if (fd < 0) return -LNET_ECLOSED;
+    if (op->side == NULL) op->progress = 0; /* a new write, not one resumed */
     if ((rc = lnet_side_enter(s, op)) < 0) return rc;
     /* At least one call, as Go makes: an empty write still reports a pending
      * error (a reset), and on a seqpacket socket it sends an empty record. */

@@ -49,7 +49,8 @@ lnet_err_t lnet_conn_close(struct lnet_conn *c);
  * unboxed.
  */
 int lnet_conn_read(struct lnet_conn *c, struct lnet_op *op, char *buf, size_t max);
-/* 0 once all of buf went out; op->progress counts what did, also on failure. */
+/* 0 once all of buf went out; op->progress counts what did, also on failure
+ * (a write starts it at 0, and a write resumed after a park goes on from it). */
 lnet_err_t lnet_conn_write(struct lnet_conn *c, struct lnet_op *op, const char *buf, size_t len);
 /* Starts, then finishes, a connect to a; deadline: the write side's. */
 lnet_err_t lnet_conn_connect(struct lnet_conn *c, struct lnet_op *op,

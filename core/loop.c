@@ -43,14 +43,14 @@ double lnet_time(void) {
 }
 
 int lnet_loop_poll(struct lnet_loop *loop, int block) {
-    int active = ev_run(loop->ev, block && loop->ready_head == NULL ? EVRUN_ONCE : EVRUN_NOWAIT);
-    return active || loop->ready_head != NULL;
+    int active = ev_run(loop->ev, block && loop->ready.head == NULL ? EVRUN_ONCE : EVRUN_NOWAIT);
+    return active || loop->ready.head != NULL;
 }
 
 int lnet_loop_ready_next(struct lnet_loop *loop) {
-    struct lnet_op *op = loop->ready_head;
+    struct lnet_op *op = loop->ready.head;
     if (op == NULL) return 0;
-    lnet_op_unready(op);
+    lnet_list_remove(&loop->ready, op, LNET_READY_LINK);
     op->state = LNET_OP_IDLE;
     return op->id;
 }

@@ -16,6 +16,7 @@
 #include <ev.h>
 
 #include "errors.h"
+#include "list.h"
 #include "timers.h"
 
 /* The struct that holds member m at p: watchers live inside their owners. */
@@ -38,7 +39,7 @@ struct lnet_handle {
 
 struct lnet_loop {
     struct ev_loop *ev;
-    struct lnet_op *ready_head, *ready_tail;
+    struct lnet_list ready;     /* ops woken, to resume in order */
     struct lnet_handle handles; /* sentinel of a circular list */
     struct lnet_timers timers;  /* the deadlines of waiting ops */
     char rbuf[LNET_RBUF_SIZE];

@@ -29,26 +29,7 @@ void lnet_op_wake(struct lnet_op *op) {
     if (op->state != LNET_OP_PARKED) return;
     lnet_timers_clear(&loop->timers, op);
     op->state = LNET_OP_READY;
-    op->ready_next = NULL;
-    op->ready_prev = loop->ready_tail;
-    if (loop->ready_tail != NULL)
-        loop->ready_tail->ready_next = op;
-    else
-        loop->ready_head = op;
-    loop->ready_tail = op;
-}
-
-void lnet_op_unready(struct lnet_op *op) {
-    struct lnet_loop *loop = op->loop;
-    if (op->ready_prev != NULL)
-        op->ready_prev->ready_next = op->ready_next;
-    else
-        loop->ready_head = op->ready_next;
-    if (op->ready_next != NULL)
-        op->ready_next->ready_prev = op->ready_prev;
-    else
-        loop->ready_tail = op->ready_prev;
-    op->ready_prev = op->ready_next = NULL;
+    lnet_list_push(&loop->ready, op, LNET_READY_LINK);
 }
 
 lnet_err_t lnet_op_wake_at(struct lnet_op *op, double t) {
@@ -70,6 +51,6 @@ void lnet_op_abandon(struct lnet_op *op) {
     lnet_waitq_remove(op);
     lnet_waitq_unwatch(op);
     lnet_op_sleep_stop(op);
-    if (op->state == LNET_OP_READY) lnet_op_unready(op);
+    if (op->state == LNET_OP_READY) lnet_list_remove(&op->loop->ready, op, LNET_READY_LINK);
     op->state = LNET_OP_IDLE;
 }

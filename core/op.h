@@ -31,6 +31,7 @@
 #include <stddef.h>
 
 #include "errors.h"
+#include "list.h"
 
 enum { LNET_OP_IDLE, LNET_OP_PARKED, LNET_OP_READY };
 
@@ -46,16 +47,21 @@ struct lnet_op {
     size_t progress; /* bytes the write in flight has sent so far */
 
     struct lnet_loop *loop;
-    struct lnet_op *ready_prev, *ready_next; /* links in the ready queue */
-    struct lnet_side *side;                  /* whose FIFO the op stands in, or NULL */
-    struct lnet_waitq *waitq;                /* or which wait queue, or NULL */
-    struct lnet_op *q_prev, *q_next;         /* links in that FIFO or queue */
-    struct lnet_waitq *watcher;              /* the queue watching the wait, or NULL */
-    struct lnet_op *w_prev, *w_next;         /* links in the watcher */
-    unsigned streak;                         /* calls completed in a row without parking */
-    int timer_slot;                          /* in the loop's timer heap (timers.c), or 0 */
-    double wake_at;                          /* the deadline there: an lnet_now() time */
+    struct lnet_link ready;     /* in the loop's ready queue (list.h) */
+    struct lnet_link q;         /* in the FIFO or wait queue it stands in ... */
+    struct lnet_side *side;     /* ... a side's FIFO, or NULL */
+    struct lnet_waitq *waitq;   /* ... or a wait queue, or NULL */
+    struct lnet_link w;         /* in the queue watching its wait ... */
+    struct lnet_waitq *watcher; /* ... or NULL */
+    unsigned streak;            /* calls completed in a row without parking */
+    int timer_slot;             /* in the loop's timer heap (timers.c), or 0 */
+    double wake_at;             /* the deadline there: an lnet_now() time */
 };
+
+/* Which link a list of ops goes through (list.h). */
+#define LNET_READY_LINK offsetof(struct lnet_op, ready)
+#define LNET_QUEUE_LINK offsetof(struct lnet_op, q)
+#define LNET_WATCH_LINK offsetof(struct lnet_op, w)
 
 struct lnet_op *lnet_op_new(struct lnet_loop *loop, int id);
 /* Leaves any queue and stops the timer first: the one release path. */
@@ -66,8 +72,6 @@ void lnet_op_park(struct lnet_op *op);
 /* PARKED -> READY and onto the ready queue, its deadline cleared; anything
  * else: no-op. */
 void lnet_op_wake(struct lnet_op *op);
-/* Takes a READY op off the ready queue, leaving its state to the caller. */
-void lnet_op_unready(struct lnet_op *op);
 
 /* op's wait ends at t (an lnet_now() time) unless something wakes it
  * first: its deadline. 0, or -ENOMEM when the heap cannot grow. */

@@ -23,8 +23,8 @@ static void io_cb(struct ev_loop *ev, ev_io *w, int revents) {
     struct lnet_side *s = LNET_CONTAINER_OF(w, struct lnet_side, io);
     (void)revents;
     s->maybe_ready = 1;
-    if (s->head != NULL && s->head->state == LNET_OP_PARKED) {
-        lnet_op_wake(s->head);
+    if (s->fifo.head != NULL && s->fifo.head->state == LNET_OP_PARKED) {
+        lnet_op_wake(s->fifo.head);
         release_io(s, ev);
     } else {
         stop_io(s, ev); /* the lazy stop: no one is waiting */
@@ -46,27 +46,17 @@ static void arm_deadline(struct lnet_side *s, struct lnet_op *op) {
 void lnet_side_init(struct lnet_side *s, int fd, int events) {
     ev_io_init(&s->io, io_cb, fd, events);
     s->deadline = HUGE_VAL;
-    s->head = s->tail = NULL;
+    s->fifo.head = s->fifo.tail = NULL;
     s->maybe_ready = 1;
     s->held = 0;
 }
 
-static void push(struct lnet_side *s, struct lnet_op *op) {
-    op->side = s;
-    op->q_next = NULL;
-    op->q_prev = s->tail;
-    if (s->tail != NULL)
-        s->tail->q_next = op;
-    else
-        s->head = op;
-    s->tail = op;
-}
-
 lnet_err_t lnet_side_enter(struct lnet_side *s, struct lnet_op *op) {
     if (op->side == NULL) {
-        push(s, op);
+        op->side = s;
+        lnet_list_push(&s->fifo, op, LNET_QUEUE_LINK);
     }
-    if (s->head != op) {
+    if (s->fifo.head != op) {
         lnet_op_park(op);
         return -LNET_EAGAIN;
     }
@@ -100,25 +90,17 @@ lnet_err_t lnet_side_wait(struct lnet_side *s, struct lnet_op *op) {
 }
 
 void lnet_side_leave(struct lnet_side *s, struct lnet_op *op) {
-    int was_head = s->head == op;
+    int was_head = s->fifo.head == op;
     if (op->side != s) return;
-    if (op->q_prev != NULL)
-        op->q_prev->q_next = op->q_next;
-    else
-        s->head = op->q_next;
-    if (op->q_next != NULL)
-        op->q_next->q_prev = op->q_prev;
-    else
-        s->tail = op->q_prev;
+    lnet_list_remove(&s->fifo, op, LNET_QUEUE_LINK);
     op->side = NULL;
-    op->q_prev = op->q_next = NULL;
     if (!was_head) return;
     release_io(s, op->loop->ev);
-    if (s->head != NULL) lnet_op_wake(s->head); /* its turn: it calls again */
+    if (s->fifo.head != NULL) lnet_op_wake(s->fifo.head); /* its turn: it calls again */
 }
 
 void lnet_side_set_deadline(struct lnet_side *s, double t) {
-    struct lnet_op *head = s->head;
+    struct lnet_op *head = s->fifo.head;
     s->deadline = t;
     if (head == NULL || head->state != LNET_OP_PARKED) return;
     if (t <= lnet_now())
@@ -134,20 +116,17 @@ void lnet_side_set_events(struct lnet_side *s, struct ev_loop *ev, int events) {
 }
 
 void lnet_side_wake_each(struct lnet_side *s) {
-    for (struct lnet_op *op = s->head; op != NULL; op = op->q_next)
+    for (struct lnet_op *op = s->fifo.head; op != NULL; op = op->q.next)
         lnet_op_wake(op);
 }
 
 void lnet_side_close(struct lnet_side *s, struct lnet_loop *loop) {
-    struct lnet_op *op = s->head;
     stop_io(s, loop->ev);
-    /* Detach the whole FIFO first: a woken call must find it empty. */
-    s->head = s->tail = NULL;
-    while (op != NULL) {
-        struct lnet_op *next = op->q_next;
+    /* Each leaves the FIFO before it is woken: a woken call finds it empty. */
+    while (s->fifo.head != NULL) {
+        struct lnet_op *op = s->fifo.head;
+        lnet_list_remove(&s->fifo, op, LNET_QUEUE_LINK);
         op->side = NULL;
-        op->q_prev = op->q_next = NULL;
         lnet_op_wake(op);
-        op = next;
     }
 }

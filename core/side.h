@@ -30,16 +30,17 @@
 #include <ev.h>
 
 #include "errors.h"
+#include "list.h"
 
 struct lnet_loop;
 struct lnet_op;
 
 struct lnet_side {
     ev_io io;
-    double deadline;             /* absolute; HUGE_VAL: none */
-    struct lnet_op *head, *tail; /* the FIFO */
-    int maybe_ready;             /* try the syscall before parking */
-    int held;                    /* io counts as a loop reference: a call is parked on it */
+    double deadline;       /* absolute; HUGE_VAL: none */
+    struct lnet_list fifo; /* of ops, through their queue link */
+    int maybe_ready;       /* try the syscall before parking */
+    int held;              /* io counts as a loop reference: a call is parked on it */
 };
 
 void lnet_side_init(struct lnet_side *s, int fd, int events);

@@ -561,7 +561,8 @@ static int park(struct lnet_tls *t, struct lnet_side *s, struct lnet_op *op, int
  * to read may now have them in the SSL, where no readiness will tell it. */
 static void pass_on_bytes(struct lnet_tls *t, const struct lnet_side *s) {
     struct lnet_side *o = s == rd_of(t) ? &t->c->s.wr : rd_of(t);
-    if (t->got && o->head != NULL && (t->waits[side_index(t, o)] & EV_READ)) lnet_op_wake(o->head);
+    if (t->got && o->fifo.head != NULL && (t->waits[side_index(t, o)] & EV_READ))
+        lnet_op_wake(o->fifo.head);
     t->got = 0;
 }
 
@@ -650,7 +651,7 @@ int lnet_tls_handshake(struct lnet_tls *t, struct lnet_op *op) {
     if (t->c->s.fd < 0 || t->ssl == NULL) return -LNET_ECLOSED;
     /* Done (or failed) before our turn, maybe by a reader ahead of us in the
      * FIFO, who will not leave it soon: no need to wait for that turn. */
-    if ((t->hs_done || t->fatal != 0) && s->head != op) {
+    if ((t->hs_done || t->fatal != 0) && s->fifo.head != op) {
         lnet_side_leave(s, op);
         return t->fatal;
     }
@@ -702,6 +703,7 @@ int lnet_tls_read(struct lnet_tls *t, struct lnet_op *op, char *buf, size_t max)
 int lnet_tls_write(struct lnet_tls *t, struct lnet_op *op, const char *buf, size_t len) {
     struct lnet_side *s = &t->c->s.wr;
     int rc;
+    if (op->side == NULL) op->progress = 0; /* a new write, not one resumed */
     if ((rc = enter(t, s, op)) < 0) return rc;
     if (!t->hs_done && (rc = handshake(t, s, op, 0)) != 0) return rc;
     if (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN) {

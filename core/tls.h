@@ -139,7 +139,8 @@ void lnet_tls_free(struct lnet_tls *t);
 int lnet_tls_handshake(struct lnet_tls *t, struct lnet_op *op);
 /* Bytes read, at most min(max, one record), 0 at end of stream. */
 int lnet_tls_read(struct lnet_tls *t, struct lnet_op *op, char *buf, size_t max);
-/* 0 once all of buf is sent; op->progress counts the bytes made records. */
+/* 0 once all of buf is sent; op->progress counts the bytes made records
+ * (from 0 when the write is new: op stood in no FIFO). */
 int lnet_tls_write(struct lnet_tls *t, struct lnet_op *op, const char *buf, size_t len);
 /* The same two, called as lnet.copy calls its ends (copy.h). */
 int lnet_tls_copy_read(void *t, struct lnet_op *op, char *buf, size_t max);

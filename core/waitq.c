@@ -3,43 +3,39 @@
 #include "op.h"
 #include "waitq.h"
 
-void lnet_waitq_push(struct lnet_waitq *q, struct lnet_op *op) {
-    op->waitq = q;
-    op->q_next = NULL;
-    op->q_prev = q->tail;
-    if (q->tail != NULL)
-        q->tail->q_next = op;
-    else
-        q->head = op;
-    q->tail = op;
+/* op joins q through one of its links; *in remembers the queue. */
+static void join(struct lnet_waitq *q, struct lnet_op *op, struct lnet_waitq **in, size_t link) {
+    *in = q;
+    lnet_list_push(&q->l, op, link);
     q->n++;
 }
 
-void lnet_waitq_remove(struct lnet_op *op) {
-    struct lnet_waitq *q = op->waitq;
+/* op leaves the queue *in, if any, through the same link. */
+static void part(struct lnet_op *op, struct lnet_waitq **in, size_t link) {
+    struct lnet_waitq *q = *in;
     if (q == NULL) return;
-    if (op->q_prev != NULL)
-        op->q_prev->q_next = op->q_next;
-    else
-        q->head = op->q_next;
-    if (op->q_next != NULL)
-        op->q_next->q_prev = op->q_prev;
-    else
-        q->tail = op->q_prev;
-    op->waitq = NULL;
-    op->q_prev = op->q_next = NULL;
+    lnet_list_remove(&q->l, op, link);
+    *in = NULL;
     q->n--;
 }
 
+void lnet_waitq_push(struct lnet_waitq *q, struct lnet_op *op) {
+    join(q, op, &op->waitq, LNET_QUEUE_LINK);
+}
+
+void lnet_waitq_remove(struct lnet_op *op) {
+    part(op, &op->waitq, LNET_QUEUE_LINK);
+}
+
 int lnet_waitq_shift(struct lnet_waitq *q) {
-    struct lnet_op *op = q->head;
+    struct lnet_op *op = q->l.head;
     if (op == NULL) return 0;
     lnet_waitq_remove(op);
     return op->id;
 }
 
 int lnet_waitq_wake_first(struct lnet_waitq *q) {
-    struct lnet_op *op = q->head;
+    struct lnet_op *op = q->l.head;
     if (op == NULL) return 0;
     lnet_waitq_remove(op);
     lnet_op_wake(op);
@@ -47,55 +43,35 @@ int lnet_waitq_wake_first(struct lnet_waitq *q) {
 }
 
 void lnet_waitq_wake_all(struct lnet_waitq *q) {
-    while (q->head != NULL)
+    while (q->l.head != NULL)
         lnet_waitq_wake_first(q);
 }
 
 void lnet_waitq_wake_each(struct lnet_waitq *q) {
-    for (struct lnet_op *op = q->head; op != NULL; op = op->q_next)
+    for (struct lnet_op *op = q->l.head; op != NULL; op = op->q.next)
         lnet_op_wake(op);
 }
 
 struct lnet_op *lnet_waitq_first(const struct lnet_waitq *q) {
-    return q->head;
+    return q->l.head;
 }
 
 struct lnet_op *lnet_waitq_next(const struct lnet_op *op) {
-    return op->q_next;
+    return op->q.next;
 }
 
 void lnet_waitq_watch(struct lnet_waitq *q, struct lnet_op *op) {
     lnet_waitq_unwatch(op);
-    op->watcher = q;
-    op->w_next = NULL;
-    op->w_prev = q->tail;
-    if (q->tail != NULL)
-        q->tail->w_next = op;
-    else
-        q->head = op;
-    q->tail = op;
-    q->n++;
+    join(q, op, &op->watcher, LNET_WATCH_LINK);
 }
 
 void lnet_waitq_unwatch(struct lnet_op *op) {
-    struct lnet_waitq *q = op->watcher;
-    if (q == NULL) return;
-    if (op->w_prev != NULL)
-        op->w_prev->w_next = op->w_next;
-    else
-        q->head = op->w_next;
-    if (op->w_next != NULL)
-        op->w_next->w_prev = op->w_prev;
-    else
-        q->tail = op->w_prev;
-    op->watcher = NULL;
-    op->w_prev = op->w_next = NULL;
-    q->n--;
+    part(op, &op->watcher, LNET_WATCH_LINK);
 }
 
 void lnet_waitq_wake_watchers(struct lnet_waitq *q) {
-    while (q->head != NULL) {
-        struct lnet_op *op = q->head;
+    while (q->l.head != NULL) {
+        struct lnet_op *op = q->l.head;
         lnet_waitq_unwatch(op);
         lnet_op_wake(op);
     }

@@ -15,10 +15,12 @@
 #ifndef LNET_WAITQ_H
 #define LNET_WAITQ_H
 
+#include "list.h"
+
 struct lnet_op;
 
 struct lnet_waitq {
-    struct lnet_op *head, *tail;
+    struct lnet_list l;
     unsigned n; /* how many wait */
 };
 

@@ -48,12 +48,12 @@ static void test_unlink_middle(struct lnet_loop *loop) {
     lnet_op_abandon(ops[2]);
     lnet_op_abandon(ops[4]);
     CHECK(ops[2]->state == LNET_OP_IDLE);
-    CHECK(loop->ready_tail == ops[3] && ops[3]->ready_next == NULL && ops[3]->ready_prev == ops[1]);
+    CHECK(loop->ready.tail == ops[3] && ops[3]->ready.next == NULL && ops[3]->ready.prev == ops[1]);
     CHECK(lnet_loop_ready_next(loop) == 1);
     CHECK(lnet_loop_ready_next(loop) == 2);
     CHECK(lnet_loop_ready_next(loop) == 4);
     CHECK(lnet_loop_ready_next(loop) == 0);
-    CHECK(loop->ready_head == NULL && loop->ready_tail == NULL);
+    CHECK(loop->ready.head == NULL && loop->ready.tail == NULL);
     for (int i = 0; i < N; i++)
         lnet_op_free(ops[i]);
 }

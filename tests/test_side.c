@@ -17,7 +17,7 @@ static void test_fifo(struct lnet_loop *loop, struct lnet_side *s, struct lnet_o
     CHECK(lnet_loop_ready_next(loop) == b->id);
     CHECK(lnet_side_enter(s, b) == 0);
     lnet_side_leave(s, b);
-    CHECK(s->head == NULL && s->tail == NULL);
+    CHECK(s->fifo.head == NULL && s->fifo.tail == NULL);
 }
 
 /* One queued behind the call in flight gives up: the head, parked on
@@ -30,9 +30,9 @@ static void test_leave_behind(struct lnet_loop *loop, struct lnet_side *s, struc
     lnet_op_abandon(b);
     CHECK(a->state == LNET_OP_PARKED);
     CHECK(lnet_loop_ready_next(loop) == 0);
-    CHECK(s->head == a && s->tail == a);
+    CHECK(s->fifo.head == a && s->fifo.tail == a);
     lnet_op_abandon(a);
-    CHECK(s->head == NULL);
+    CHECK(s->fifo.head == NULL);
 }
 
 static void test_deadlines(struct lnet_loop *loop, struct lnet_side *s, struct lnet_op *a) {
@@ -116,7 +116,7 @@ static void test_close(struct lnet_loop *loop, struct lnet_side *s, struct lnet_
     lnet_side_close(s, loop);
     CHECK(lnet_loop_ready_next(loop) == a->id);
     CHECK(lnet_loop_ready_next(loop) == b->id);
-    CHECK(s->head == NULL && a->side == NULL && b->side == NULL);
+    CHECK(s->fifo.head == NULL && a->side == NULL && b->side == NULL);
 }
 
 int main(void) {

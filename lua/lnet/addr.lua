@@ -260,9 +260,7 @@ end
 -- JoinHostPort: brackets for hosts with a colon (IPv6 literals). The port
 -- is a string, as Go's, or a number.
 function _M.join_host_port(host, port)
-    if type(host) ~= "string" then
-        error("bad argument #1 to 'join_host_port' (string expected, got " .. type(host) .. ")", 2)
-    end
+    errors.check_arg(host, "string", 1, "join_host_port")
     if type(port) ~= "string" and type(port) ~= "number" then
         error("bad argument #2 to 'join_host_port' (string or number expected, got " .. type(port) .. ")", 2)
     end
@@ -275,9 +273,7 @@ end
 -- SplitHostPort, with Go's errors and their texts: host, port (strings), or
 -- nil and an AddrError.
 function _M.split_host_port(hostport)
-    if type(hostport) ~= "string" then
-        error("bad argument #1 to 'split_host_port' (string expected, got " .. type(hostport) .. ")", 2)
-    end
+    errors.check_arg(hostport, "string", 1, "split_host_port")
     local missing_port, too_many = "missing port in address", "too many colons in address"
     local last = match(hostport, "^.*():")
     if last == nil then

@@ -24,6 +24,7 @@ local ECLOSED, EDEADLINE = -codes.ECLOSED, -codes.EDEADLINE
 local READ, WRITE = 1, 2
 local ErrClosed, ErrDeadlineExceeded, EOF = errors.ErrClosed, errors.ErrDeadlineExceeded, errors.EOF
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
+local check_arg = errors.check_arg
 
 local _M = {}
 
@@ -195,11 +196,8 @@ end }
 
 function Conn:write(s, ctx)
     check_conn(self, "write")
-    if type(s) ~= "string" then
-        error("bad argument #1 to 'write' (string expected, got " .. type(s) .. ")", 2)
-    end
+    check_arg(s, "string", 1, "write")
     check_ctx(ctx, 2, "write")
-    self_task(2).op.progress = 0
     return retry(WRITE_CALL, self, ctx, s)
 end
 

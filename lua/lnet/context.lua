@@ -199,9 +199,7 @@ end
 -- it already is). Returns stop(), true if it kept fn from being started.
 function _M.after_func(ctx, fn)
     check_parent(ctx, "after_func")
-    if type(fn) ~= "function" then
-        error("bad argument #2 to 'after_func' (function expected, got " .. type(fn) .. ")", 2)
-    end
+    errors.check_arg(fn, "function", 2, "after_func")
     local c = ctx.canceler
     if c == nil then -- never done: stop() stops it, once
         local stopped = false

@@ -23,6 +23,7 @@ local self_task, retry, ctx_err, check_ctx = sched.self_task, sched.retry, sched
 
 local WRITE = 2
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
+local check_arg = errors.check_arg
 local code_error = conn.code_error
 
 local _M = {}
@@ -274,9 +275,7 @@ end
 -- finds the ctx's error).
 function Dialer:dial(network, address, ctx)
     errors.check_self(self, Dialer, "dialer", "dial")
-    if type(network) ~= "string" then
-        error("bad argument #1 to 'dial' (string expected, got " .. type(network) .. ")", 2)
-    end
+    check_arg(network, "string", 1, "dial")
     check_ctx(ctx, 3, "dial")
     local t = self_task(2)
     local spec, err = addr.network(network)

@@ -287,6 +287,16 @@ function _M.number_arg(v, n, fname, level)
     return v
 end
 
+-- check_arg(v, want, n, fname [, level]): v, when its type is want; else
+-- raises "bad argument #n to 'fname' (want expected, got <type>)" at the
+-- caller of the function that checks (level: how many frames further out).
+function _M.check_arg(v, want, n, fname, level)
+    if type(v) ~= want then
+        error(("bad argument #%d to '%s' (%s expected, got %s)"):format(n, fname, want, type(v)), (level or 1) + 2)
+    end
+    return v
+end
+
 -- check_self(v, mt, what, fname): a method's self must be an object of its
 -- class (a core object behind the wrong table would crash the host); else
 -- raises "bad argument #1 to 'fname' (what expected, got ...)" at the

@@ -6,7 +6,7 @@
 
 local byte, sub, format, gsub, rep = string.byte, string.sub, string.format, string.gsub, string.rep
 local concat = table.concat
-local type, error = type, error
+local check_arg = require("lnet.errors").check_arg
 
 local _M = {}
 
@@ -29,9 +29,7 @@ local function short_line(offset, chunk)
 end
 
 function _M.hexdump(s)
-    if type(s) ~= "string" then
-        error("bad argument #1 to 'hexdump' (string expected, got " .. type(s) .. ")", 2)
-    end
+    check_arg(s, "string", 1, "hexdump")
     local lines = {}
     local full = #s - #s % 16
     for i = 1, full, 16 do

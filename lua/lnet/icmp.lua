@@ -93,9 +93,7 @@ end
 -- encode{type, code, id, seq, data, body, v6}: the message's bytes. Echo
 -- types take id, seq and data; others take body. Raises on misuse.
 function _M.encode(msg)
-    if type(msg) ~= "table" then
-        error("bad argument #1 to 'encode' (table expected, got " .. type(msg) .. ")", 2)
-    end
+    errors.check_arg(msg, "table", 1, "encode")
     local v6 = msg.v6 == true
     local t, code = field(msg, "type"), field(msg, "code", 0)
     if t == nil or t > 255 or code > 255 then
@@ -120,9 +118,7 @@ end
 -- decode(s [, v6]): the message in s, or nil and an error when s is too
 -- short for its type. Checksums are not verified: the kernel has.
 function _M.decode(s, v6)
-    if type(s) ~= "string" then
-        error("bad argument #1 to 'decode' (string expected, got " .. type(s) .. ")", 2)
-    end
+    errors.check_arg(s, "string", 1, "decode")
     v6 = v6 == true
     local t, code, c1, c2 = byte(s, 1, 4)
     if c2 == nil then
@@ -159,9 +155,7 @@ local networks = {
 -- group). address is a bare IP ("0.0.0.0", "::"). Without privilege the
 -- error is an OpError wrapping EPERM or EACCES.
 function _M.listen_packet(network, address)
-    if type(network) ~= "string" then
-        error("bad argument #1 to 'listen_packet' (string expected, got " .. type(network) .. ")", 2)
-    end
+    errors.check_arg(network, "string", 1, "listen_packet")
     return packet.listen_packet(networks[network] or network, address)
 end
 

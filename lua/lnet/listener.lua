@@ -16,7 +16,7 @@ local setmetatable, getmetatable, type, error, tonumber, tostring =
 local min, pairs = math.min, pairs
 local open = io.open
 local retry, check_ctx = sched.retry, sched.check_ctx
-local check_self = errors.check_self
+local check_self, check_arg = errors.check_self, errors.check_arg
 
 local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
 local ErrClosed, errno = errors.ErrClosed, errors.errno
@@ -82,9 +82,7 @@ local function listen_opts(opts)
     if opts == nil then
         return {}
     end
-    if type(opts) ~= "table" then
-        error("bad argument #3 to 'listen' (table expected, got " .. type(opts) .. ")", 3)
-    end
+    check_arg(opts, "table", 3, "listen", 2)
     local backlog = opts.backlog
     if backlog ~= nil and (type(backlog) ~= "number" or backlog < 0 or backlog % 1 ~= 0 or backlog > 0x7fffffff) then
         error("bad option 'backlog' to 'listen' (non-negative integer expected, got " .. tostring(backlog) .. ")", 3)
@@ -95,9 +93,7 @@ end
 -- listen(network, address [, opts]): a Listener, or nil and an OpError.
 -- opts: {backlog = n}.
 function _M.listen(network, address, opts)
-    if type(network) ~= "string" then
-        error("bad argument #1 to 'listen' (string expected, got " .. type(network) .. ")", 2)
-    end
+    check_arg(network, "string", 1, "listen")
     opts = listen_opts(opts)
     local spec, a = addr.listen_target(network, address, false)
     if spec == nil then
@@ -241,9 +237,7 @@ end
 -- have read. Returns true, or nil and the accept (or grace) error.
 function _M.serve(ln, handler, ctx, grace)
     check_self(ln, Listener, "listener", "serve")
-    if type(handler) ~= "function" then
-        error("bad argument #2 to 'serve' (function expected, got " .. type(handler) .. ")", 2)
-    end
+    check_arg(handler, "function", 2, "serve")
     check_ctx(ctx, 3, "serve")
     if type(grace) ~= "number" then
         check_ctx(grace, 4, "serve")

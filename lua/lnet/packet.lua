@@ -37,7 +37,7 @@ local band = bit.band
 local setmetatable, type, error, tostring = setmetatable, type, error, tostring
 local min = math.min
 local retry, check_ctx = sched.retry, sched.check_ctx
-local check_self = errors.check_self
+local check_self, check_arg = errors.check_self, errors.check_arg
 
 local DEFAULT_MAX = 65535
 local IPV4_HEADER_MAX = 60
@@ -127,9 +127,7 @@ end
 -- listen_packet(network, address): a PacketConn bound to address, or nil
 -- and an OpError. A wildcard "udp" address is a dual-stack [::] socket.
 function _M.listen_packet(network, address)
-    if type(network) ~= "string" then
-        error("bad argument #1 to 'listen_packet' (string expected, got " .. type(network) .. ")", 2)
-    end
+    check_arg(network, "string", 1, "listen_packet")
     local spec, a = addr.listen_target(network, address, true)
     if spec == nil then
         return nil, a

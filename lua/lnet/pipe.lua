@@ -35,7 +35,7 @@ local setmetatable, type, error, next = setmetatable, type, error, next
 local huge = math.huge
 local sub = string.sub
 local self_task, park, wake, check_ctx = sched.self_task, sched.park, sched.wake, sched.check_ctx
-local check_self = errors.check_self
+local check_self, check_arg = errors.check_self, errors.check_arg
 local deadline = conn.deadline
 
 local ErrDeadlineExceeded, ErrClosedPipe, EOF =
@@ -247,9 +247,7 @@ end
 -- write("") is 0 at once (Go's would wait for a read of nothing).
 function Pipe:write(s, ctx)
     check_self(self, Pipe, "pipe", "write")
-    if type(s) ~= "string" then
-        error("bad argument #1 to 'write' (string expected, got " .. type(s) .. ")", 2)
-    end
+    check_arg(s, "string", 1, "write")
     check_ctx(ctx, 2, "write")
     local t = self_task(2)
     local e = write_err(self)
@@ -350,39 +348,26 @@ local function set_write(self, dl)
     end
 end
 
-function Pipe:set_deadline(t)
-    check_self(self, Pipe, "pipe", "set_deadline")
-    local dl = deadline(t, "set_deadline")
-    local e = set_err(self)
-    if e ~= nil then
-        return nil, e
+-- A deadline setter: `set` moves the deadlines of the directions it names.
+local function deadline_setter(name, set)
+    return function(self, t)
+        check_self(self, Pipe, "pipe", name)
+        local dl = deadline(t, name)
+        local e = set_err(self)
+        if e ~= nil then
+            return nil, e
+        end
+        set(self, dl)
+        return true
     end
-    set_read(self, dl)
-    set_write(self, dl)
-    return true
 end
 
-function Pipe:set_read_deadline(t)
-    check_self(self, Pipe, "pipe", "set_read_deadline")
-    local dl = deadline(t, "set_read_deadline")
-    local e = set_err(self)
-    if e ~= nil then
-        return nil, e
-    end
+Pipe.set_deadline = deadline_setter("set_deadline", function(self, dl)
     set_read(self, dl)
-    return true
-end
-
-function Pipe:set_write_deadline(t)
-    check_self(self, Pipe, "pipe", "set_write_deadline")
-    local dl = deadline(t, "set_write_deadline")
-    local e = set_err(self)
-    if e ~= nil then
-        return nil, e
-    end
     set_write(self, dl)
-    return true
-end
+end)
+Pipe.set_read_deadline = deadline_setter("set_read_deadline", set_read)
+Pipe.set_write_deadline = deadline_setter("set_write_deadline", set_write)
 
 function Pipe:local_addr()
     return pipe_addr

@@ -54,7 +54,7 @@ sys.check_layout("lnet_process", { "pid", "state", "code", "signal" }, false,
     { "LNET_PROCESS_NEW", "LNET_PROCESS_RUNNING", "LNET_PROCESS_EXITED", "LNET_PROCESS_RELEASED" })
 local ffi_new, ffi_string, istype = ffi.new, ffi.string, ffi.istype
 local setmetatable, type, error, pairs, tostring = setmetatable, type, error, pairs, tostring
-local from_errno, SyscallError = errors.from_errno, errors.SyscallError
+local from_errno, SyscallError, check_arg = errors.from_errno, errors.SyscallError, errors.check_arg
 local self_task, check_ctx = sched.self_task, sched.check_ctx
 
 local RUNNING, EXITED = C.LNET_PROCESS_RUNNING, C.LNET_PROCESS_EXITED
@@ -275,9 +275,7 @@ end
 -- child cannot be started; the spawn blocks the loop until the child has
 -- exec'd.
 function _M.spawn(opts)
-    if type(opts) ~= "table" then
-        error("bad argument #1 to 'spawn' (table expected, got " .. type(opts) .. ")", 2)
-    end
+    check_arg(opts, "table", 1, "spawn")
     local argv, env, dir, files = opts.argv, opts.env, opts.dir, opts.extra_files
     if type(argv) ~= "table" or type(argv[1]) ~= "string" then
         error("bad field 'argv' to 'spawn' (non-empty array of strings expected)", 2)

@@ -30,8 +30,23 @@ local byte, sub, find, match, lower, format = string.byte, string.sub, string.fi
 local concat, sort = table.concat, table.sort
 local random, floor = math.random, math.floor
 local getenv, open, stderr = os.getenv, io.open, io.stderr
-local self_task, park, ctx_err = sched.self_task, sched.park, sched.ctx_err
+local self_task, ctx_err, retry = sched.self_task, sched.ctx_err, sched.retry
+local AGAIN = sched.AGAIN
+
+-- A wait for a job the core finishes on its own (a lookup, a thread's
+-- call): done(job) says whether it has; the core wakes the op when it is.
+-- The shape sched.retry takes, so a cancel or a ctx ends it the same way.
+local function finished(done)
+    return sched.rc_err(function(job, op)
+        if done(job) ~= 0 then
+            return 0
+        end
+        C.lnet_op_park(op)
+        return AGAIN
+    end)
+end
 local DNSError, map_ctx_err, check_self = errors.DNSError, errors.map_ctx_err, errors.check_self
+local check_arg = errors.check_arg
 
 local _M = {}
 
@@ -370,6 +385,8 @@ end
 local qnames = { [1] = "A", [2] = "NS", [5] = "CNAME", [12] = "PTR", [15] = "MX", [16] = "TXT", [28] = "AAAA",
                  [33] = "SRV" }
 
+local LOOKUP_DONE = finished(C.lnet_ares_lookup_done)
+
 -- One exchange on c-ares: fqdn for qtype (and qtype2); a list of answers
 -- {status, records, cname} and the server, or nil and ctx's or the
 -- cancel's error (the lookup is then destroyed, its queries with it).
@@ -381,16 +398,13 @@ local function exchange(cfg, t, ctx, fqdn, qtype, qtype2)
     if l == nil then
         return nil, ares_error(-(ARES_EBASE + 15), fqdn)
     end
-    while C.lnet_ares_lookup_done(l) == 0 do
-        local err = park(t, ctx)
-        if err ~= nil then
-            C.lnet_ares_lookup_cancel(l)
-            C.lnet_op_abandon(t.op)
-            if debug_level >= 2 then
-                trace("ares query %s ended: %s", fqdn, tostring(err))
-            end
-            return nil, map_ctx_err(err)
+    local _, err = retry(LOOKUP_DONE, l, ctx)
+    if err ~= nil then
+        C.lnet_ares_lookup_cancel(l)
+        if debug_level >= 2 then
+            trace("ares query %s ended: %s", fqdn, tostring(err))
         end
+        return nil, map_ctx_err(err)
     end
     local out = { server = ffi_string(C.lnet_ares_lookup_server(l)) }
     for i = 0, qtype2 and 1 or 0 do
@@ -633,6 +647,8 @@ local function eai_error(n, name)
                          or "server misbehaving", name = name, is_temporary = n == -codes.EAI_AGAIN })
 end
 
+local JOB_DONE = finished(C.lnet_sysres_done)
+
 -- One call on the pool (start is lnet_sysres_start or _reverse with its
 -- arguments); the done job, or nil and an error. A cancel abandons it.
 local function system_call(t, ctx, start, a, b, c)
@@ -648,13 +664,10 @@ local function system_call(t, ctx, start, a, b, c)
             return nil, DNSError({ err = tostring(errors.from_errno(-errp[0])), name = a, is_temporary = true })
         end
     until j ~= nil
-    while C.lnet_sysres_done(j) == 0 do
-        local err = park(t, ctx)
-        if err ~= nil then
-            C.lnet_sysres_free(j)
-            C.lnet_op_abandon(t.op)
-            return nil, map_ctx_err(err)
-        end
+    local _, err = retry(JOB_DONE, j, ctx)
+    if err ~= nil then
+        C.lnet_sysres_free(j)
+        return nil, map_ctx_err(err)
     end
     return j
 end
@@ -907,27 +920,41 @@ local function shuffle(list)
     end
 end
 
--- lookup_mx(ctx, name): {host, pref} records, by preference.
-function Resolver:lookup_mx(ctx, name)
-    check_self(self, Resolver, "resolver", "lookup_mx")
-    check_ctx(ctx, 1, "lookup_mx")
-    check_string(name, 2, "lookup_mx")
-    local recs, _, err = query(self, ctx, name, 15)
-    if recs == nil then
-        return nil, err
-    end
-    local mx, bad = {}, false
+-- The start of a lookup method taking (ctx, name): self, ctx and name
+-- checked, then the query of qtype: the records, the owner name, or nil
+-- and the error.
+local function records(self, ctx, name, qtype, fname)
+    check_self(self, Resolver, "resolver", fname)
+    check_ctx(ctx, 1, fname)
+    check_string(name, 2, fname)
+    return query(self, ctx, name, qtype)
+end
+
+-- The records whose host name (their text, absolute) is a domain name,
+-- each made by make(host, rec); and whether any was not: Go drops those
+-- and reports the answer malformed.
+local function named(recs, make)
+    local out, bad = {}, false
     for _, rec in ipairs(recs) do
-        local host = rec.text .. "."
-        if rec.text == "" then
-            host = "."
-        end
+        local host = rec.text == "" and "." or rec.text .. "."
         if is_domain_name(host) then
-            mx[#mx + 1] = { host = host, pref = rec[1] }
+            out[#out + 1] = make(host, rec)
         else
             bad = true
         end
     end
+    return out, bad
+end
+
+-- lookup_mx(ctx, name): {host, pref} records, by preference.
+function Resolver:lookup_mx(ctx, name)
+    local recs, _, err = records(self, ctx, name, 15, "lookup_mx")
+    if recs == nil then
+        return nil, err
+    end
+    local mx, bad = named(recs, function(host, rec)
+        return { host = host, pref = rec[1] }
+    end)
     shuffle(mx)
     for i, m in ipairs(mx) do
         m.i = i
@@ -980,15 +1007,9 @@ function Resolver:lookup_srv(ctx, service, proto, name)
     if recs == nil then
         return nil, nil, err
     end
-    local srv, bad = {}, false
-    for _, rec in ipairs(recs) do
-        local host = rec.text == "" and "." or rec.text .. "."
-        if is_domain_name(host) then
-            srv[#srv + 1] = { target = host, priority = rec[1], weight = rec[2], port = rec[3] }
-        else
-            bad = true
-        end
-    end
+    local srv, bad = named(recs, function(host, rec)
+        return { target = host, priority = rec[1], weight = rec[2], port = rec[3] }
+    end)
     sort(srv, function(a, b)
         return a.priority < b.priority or a.priority == b.priority and a.weight < b.weight
     end)
@@ -1006,10 +1027,7 @@ end
 
 -- lookup_txt(ctx, name): each record's strings joined, as Go gives them.
 function Resolver:lookup_txt(ctx, name)
-    check_self(self, Resolver, "resolver", "lookup_txt")
-    check_ctx(ctx, 1, "lookup_txt")
-    check_string(name, 2, "lookup_txt")
-    local recs, _, err = query(self, ctx, name, 16)
+    local recs, _, err = records(self, ctx, name, 16, "lookup_txt")
     if recs == nil then
         return nil, err
     end
@@ -1022,22 +1040,13 @@ end
 
 -- lookup_ns(ctx, name): {host} records.
 function Resolver:lookup_ns(ctx, name)
-    check_self(self, Resolver, "resolver", "lookup_ns")
-    check_ctx(ctx, 1, "lookup_ns")
-    check_string(name, 2, "lookup_ns")
-    local recs, _, err = query(self, ctx, name, 2)
+    local recs, _, err = records(self, ctx, name, 2, "lookup_ns")
     if recs == nil then
         return nil, err
     end
-    local ns, bad = {}, false
-    for _, rec in ipairs(recs) do
-        local host = rec.text .. "."
-        if is_domain_name(host) then
-            ns[#ns + 1] = { host = host }
-        else
-            bad = true
-        end
-    end
+    local ns, bad = named(recs, function(host)
+        return { host = host }
+    end)
     return ns, bad and malformed(name) or nil
 end
 
@@ -1114,9 +1123,7 @@ end
 -- or nil and an AddrError for a server that does not parse.
 function _M.new(opts)
     opts = opts or {}
-    if type(opts) ~= "table" then
-        error("bad argument #1 to 'resolver' (table expected, got " .. type(opts) .. ")", 2)
-    end
+    check_arg(opts, "table", 1, "resolver")
     local prefer, servers, timeout, attempts = opts.prefer, opts.servers, opts.timeout, opts.attempts
     if prefer ~= nil and prefer ~= "ares" and prefer ~= "system" then
         opt_error("prefer", '"ares" or "system"', prefer)

@@ -32,7 +32,7 @@ local setmetatable, getmetatable, select, type, error, tostring, pairs =
 local unpack, tremove = unpack, table.remove
 local stderr = io.stderr
 
-local Canceled = errors.Canceled
+local Canceled, check_arg = errors.Canceled, errors.check_arg
 local READY = C.LNET_OP_READY
 local AGAIN = -sys.codes.EAGAIN
 
@@ -224,13 +224,26 @@ _M.park = park
 -- parked task use under a quarter of it. So:
 -- - a task's first call must run compiled: the JIT aborts a trace that
 --   meets a loop it did not start at, so there is none on the way to the
---   first wait; after a wait, wait calls itself again (a tail call);
+--   first wait; attempt and wait call each other instead (tail calls);
 -- - the frames of a parked task stay few and small: the method tail-calls
---   retry, which tail-calls wait (each frame replaces the one before, and
---   done makes the result after), both take few fixed arguments (a vararg
---   frame would copy them), and wait yields in its own frame (wait_begin
---   and wait_end run before and after, on no frame of the wait).
-local function wait(call, self, ctx, a, b, t)
+--   retry, and retry, attempt and wait tail-call one another (each frame
+--   replaces the one before, and done makes the result after), all take few
+--   fixed arguments (a vararg frame would copy them), and wait yields in its
+--   own frame (wait_begin and wait_end run before and after, on no frame of
+--   the wait).
+local wait
+
+-- One attempt of the core call: its result, or (parked) a wait and then
+-- the next attempt.
+local function attempt(call, self, ctx, a, b, t)
+    local rc = call[1](self, t.op, a, b)
+    if rc == AGAIN then
+        return wait(call, self, ctx, a, b, t)
+    end
+    return call[2](self, rc, nil, a, b)
+end
+
+wait = function(call, self, ctx, a, b, t)
     local err = wait_begin(t, ctx)
     if err == nil or err == true then
         co_yield(PARK)
@@ -240,20 +253,12 @@ local function wait(call, self, ctx, a, b, t)
         C.lnet_op_abandon(t.op)
         return call[2](self, AGAIN, err, a, b)
     end
-    local rc = call[1](self, t.op, a, b)
-    if rc == AGAIN then
-        return wait(call, self, ctx, a, b, t)
-    end
-    return call[2](self, rc, nil, a, b)
+    return attempt(call, self, ctx, a, b, t)
 end
 
 local function retry(call, self, ctx, a, b)
-    local t = self_task(2) -- the method was tail-called away: 2 is its caller
-    local rc = call[1](self, t.op, a, b)
-    if rc == AGAIN then
-        return wait(call, self, ctx, a, b, t)
-    end
-    return call[2](self, rc, nil, a, b)
+    -- the method was tail-called away: level 2 is its caller
+    return attempt(call, self, ctx, a, b, self_task(2))
 end
 _M.retry = retry
 
@@ -484,9 +489,7 @@ local function spawn(group, fn, ...)
 end
 
 function _M.go(fn, ...)
-    if type(fn) ~= "function" then
-        error("bad argument #1 to 'go' (function expected, got " .. type(fn) .. ")", 2)
-    end
+    check_arg(fn, "function", 1, "go")
     return spawn(nil, fn, ...)
 end
 

@@ -198,18 +198,18 @@ end
 
 local C = find_core()
 
--- check_layout(struct, fields, whole, enums): the FFI declaration of
--- `struct` (its fields, its size too when whole) and the enum constants
--- named must match what the core was compiled with (bindings/layout.c), or
+-- check_layout(struct, fields, whole, enums, c_names): the FFI declaration
+-- of `struct` (its fields, its size too when whole) and the enum constants
+-- named must match (c_names: a field's path in C where it differs) what the core was compiled with (bindings/layout.c), or
 -- loading fails here instead of a field being read at the wrong offset.
-local function check_layout(struct, fields, whole, enums)
+local function check_layout(struct, fields, whole, enums, c_names)
     local layout, ctype = core.layout, "struct " .. struct
     local function mismatch(what, ours, theirs)
         error(("lnet: the FFI view of %s does not match the core (%s: %s here, %s in C)"):format(
             ctype, what, tostring(ours), tostring(theirs)), 3)
     end
     for _, f in ipairs(fields) do
-        local ours, theirs = ffi.offsetof(ctype, f), layout[struct .. "." .. f]
+        local ours, theirs = ffi.offsetof(ctype, f), layout[struct .. "." .. (c_names and c_names[f] or f)]
         if ours ~= theirs then
             mismatch("field " .. f, ours, theirs)
         end
@@ -225,7 +225,7 @@ local function check_layout(struct, fields, whole, enums)
 end
 
 check_layout("lnet_op", { "id", "state", "progress" }, false, { "LNET_OP_IDLE", "LNET_OP_PARKED", "LNET_OP_READY" })
-check_layout("lnet_waitq", { "head", "tail", "n" }, true)
+check_layout("lnet_waitq", { "head", "tail", "n" }, true, nil, { head = "l.head", tail = "l.tail" })
 check_layout("lnet_copy", { "left", "left_len", "written", "failed", "writing", "pending", "read", "write" }, true)
 check_layout("lnet_tls", { "role", "hs_done", "released", "eof", "fatal", "verify_error", "alert_recv",
     "alert_sent", "eof_mid_record", "last_record_len", "ssl_error", "cert_not_before", "cert_not_after",

@@ -606,7 +606,6 @@ function Tls:write(s, ctx)
         error("bad argument #1 to 'write' (string expected, got " .. type(s) .. ")", 2)
     end
     check_ctx(ctx, 2, "write")
-    self_task(2).op.progress = 0
     return retry(WRITE_CALL, self, ctx, s)
 end
 

@@ -14,6 +14,7 @@ local clear = require "table.clear"
 local ip = require "lnet.ip"
 local const = require "lnet.dns.const"
 local name = require "lnet.dns.name"
+local check_arg = require("lnet.errors").check_arg
 
 local cast = ffi.cast
 local band, rshift = bit.band, bit.rshift
@@ -293,9 +294,7 @@ end
 
 -- decode(s): the message, or nil and a DNSMessageError.
 function _M.decode(s)
-    if type(s) ~= "string" then
-        error("bad argument #1 to 'decode' (string expected, got " .. type(s) .. ")", 2)
-    end
+    check_arg(s, "string", 1, "decode")
     local msg, err = decode(s)
     clear(texts)
     clear(lens)

@@ -34,7 +34,7 @@ local go_in, self_task = sched.go_in, sched.self_task
 local sleep, current = sched.sleep, sched.current
 local decode_msg, build, formerr = decode.decode, reply.build, reply.formerr
 local serve = listener.serve
-local ErrClosed = errors.ErrClosed
+local ErrClosed, check_arg = errors.ErrClosed, errors.check_arg
 
 local _M = {}
 
@@ -248,9 +248,7 @@ end
 -- a running server, or nil and the error (the listen error, or a
 -- DNSMessageError for a zone table that cannot be served).
 function _M.server(opts)
-    if type(opts) ~= "table" then
-        error("bad argument #1 to 'server' (table expected, got " .. type(opts) .. ")", 2)
-    end
+    check_arg(opts, "table", 1, "server")
     local handler, address = opts.handler, opts.listen or "127.0.0.1:0"
     if addr.is_addr(address) then
         address = tostring(address)

@@ -18,6 +18,7 @@ local const = require "lnet.dns.const"
 local encode = require "lnet.dns.encode"
 local name = require "lnet.dns.name"
 local ip = require "lnet.ip"
+local check_arg = require("lnet.errors").check_arg
 
 local lower, format = string.lower, string.format
 local type, pairs, tostring, setmetatable = type, pairs, tostring, setmetatable
@@ -119,9 +120,7 @@ Zone.__index = Zone
 -- zone(tbl): a handler function(req, info) answering from tbl, or nil and
 -- a DNSMessageError saying what in tbl is wrong.
 function _M.zone(tbl)
-    if type(tbl) ~= "table" then
-        error("bad argument #1 to 'zone' (table expected, got " .. type(tbl) .. ")", 2)
-    end
+    check_arg(tbl, "table", 1, "zone")
     local self = setmetatable({ nodes = {}, enclosers = {}, soas = {} }, Zone)
     for owner, spec in pairs(tbl) do
         if type(owner) ~= "string" then
