@@ -19,6 +19,7 @@
 #include "layout.h"
 #include "op.h"
 #include "process.h"
+#include "tls.h"
 #include "waitq.h"
 
 static void set(lua_State *L, const char *key, size_t value) {
@@ -47,8 +48,31 @@ void lnet_layout_push(lua_State *L) {
     FIELD(lnet_copy, left_len);
     FIELD(lnet_copy, written);
     FIELD(lnet_copy, failed);
+    FIELD(lnet_copy, writing);
     FIELD(lnet_copy, pending);
+    FIELD(lnet_copy, read);
+    FIELD(lnet_copy, write);
     SIZE(lnet_copy);
+    FIELD(lnet_tls, role);
+    FIELD(lnet_tls, hs_done);
+    FIELD(lnet_tls, released);
+    FIELD(lnet_tls, eof);
+    FIELD(lnet_tls, fatal);
+    FIELD(lnet_tls, verify_error);
+    FIELD(lnet_tls, alert_recv);
+    FIELD(lnet_tls, alert_sent);
+    FIELD(lnet_tls, eof_mid_record);
+    FIELD(lnet_tls, last_record_len);
+    FIELD(lnet_tls, ssl_error);
+    FIELD(lnet_tls, cert_not_before);
+    FIELD(lnet_tls, cert_not_after);
+    FIELD(lnet_tls, unsent_chunk);
+    CONST(LNET_TLS_CLIENT);
+    CONST(LNET_TLS_SERVER);
+    CONST(LNET_TLS_REQUIRE_AND_VERIFY_CLIENT_CERT);
+    CONST(LNET_TLS_SAN_OTHER);
+    CONST(LNET_TLS_R_NO_PEM);
+    CONST(LNET_TLS_V_PATH_LENGTH);
     FIELD(lnet_sockaddr, u);
     FIELD(lnet_sockaddr, len);
     SIZE(lnet_sockaddr);

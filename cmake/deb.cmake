@@ -16,9 +16,8 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION interpreters)
 
 # Depends: dpkg-shlibdeps reads it off the ELF files, with minimum versions:
-# libluajit-5.1-2, libev4, libc-ares2, libedit2, libc6. OpenSSL's libssl3
-# (TLS, issue 12) joins the same way once the core links it; add it then to
-# the list spec/deb_spec.lua expects.
+# libluajit-5.1-2, libev4, libc-ares2, libedit2, libssl3 (OpenSSL, for
+# lnet.tls), libc6; spec/deb_spec.lua checks that list.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # A shlibs file and the ldconfig trigger, for liblnet.so.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)

@@ -6,18 +6,19 @@
 #include "op.h"
 
 /* One write of buf[0..n) to dst, counted; op->progress says how much went. */
-static int write_some(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst,
-                      const char *buf, size_t n) {
+static int write_some(struct lnet_copy *cp, struct lnet_op *op, void *dst, const char *buf,
+                      size_t n) {
     int rc;
     op->progress = 0;
-    rc = lnet_conn_write(dst, op, buf, n);
+    rc = cp->write != NULL ? cp->write(dst, op, buf, n) : lnet_conn_write(dst, op, buf, n);
     cp->written += (double)op->progress;
+    cp->writing = rc == -LNET_EAGAIN;
     if (rc < 0 && rc != -LNET_EAGAIN) cp->failed = LNET_WRITE;
     return rc;
 }
 
 /* Writes what is left over from an earlier step. */
-static int write_left(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst) {
+static int write_left(struct lnet_copy *cp, struct lnet_op *op, void *dst) {
     int rc = write_some(cp, op, dst, cp->left, cp->left_len);
     cp->left += op->progress;
     cp->left_len -= op->progress;
@@ -30,15 +31,16 @@ static int write_left(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn
  * memory for it, the rest is handed back where it is and the copy ends, so
  * no byte read is lost.
  */
-static int write_fresh(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst,
-                       const char *buf, size_t n) {
+static int write_fresh(struct lnet_copy *cp, struct lnet_op *op, void *dst, const char *buf,
+                       size_t n) {
     int rc = write_some(cp, op, dst, buf, n);
     const char *rest = buf + op->progress;
     if (rc == 0) return 0;
+    cp->left = rest;
     cp->left_len = n - op->progress;
+    if (cp->left_len == 0) return rc; /* all taken, the write goes on (writing) */
     if (cp->pending == NULL && (cp->pending = malloc(LNET_RBUF_SIZE)) == NULL) {
         lnet_op_abandon(op);
-        cp->left = rest;
         cp->failed = LNET_WRITE;
         return -ENOMEM;
     }
@@ -47,13 +49,13 @@ static int write_fresh(struct lnet_copy *cp, struct lnet_op *op, struct lnet_con
     return rc;
 }
 
-int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst,
-                   struct lnet_conn *src) {
-    char *rbuf = lnet_loop_rbuf(src->s.loop);
+int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, void *dst, void *src) {
+    char *rbuf = lnet_loop_rbuf(op->loop);
     for (;;) {
         int n, rc;
-        if (cp->left_len > 0 && (rc = write_left(cp, op, dst)) != 0) return rc;
-        n = lnet_conn_read(src, op, rbuf, LNET_RBUF_SIZE);
+        if ((cp->left_len > 0 || cp->writing) && (rc = write_left(cp, op, dst)) != 0) return rc;
+        n = cp->read != NULL ? cp->read(src, op, rbuf, LNET_RBUF_SIZE)
+                             : lnet_conn_read(src, op, rbuf, LNET_RBUF_SIZE);
         if (n == 0) return 0;
         if (n < 0) {
             if (n != -LNET_EAGAIN) cp->failed = LNET_READ;

@@ -19,6 +19,11 @@
 struct lnet_conn;
 struct lnet_op;
 
+/* How a copy reads its source and writes its destination: called as
+ * lnet_conn_read and lnet_conn_write are (a TLS conn's calls, tls.h). */
+typedef int (*lnet_copy_read_fn)(void *src, struct lnet_op *op, char *buf, size_t max);
+typedef int (*lnet_copy_write_fn)(void *dst, struct lnet_op *op, const char *buf, size_t len);
+
 struct lnet_copy {
     /* The fields the binding reads come first, so its FFI view is a prefix
      * (bindings/layout.c checks that view against this struct). */
@@ -26,8 +31,11 @@ struct lnet_copy {
     size_t left_len;  /* ... and how many: handed back when the copy ends there */
     double written;   /* bytes written so far (a double: LuaJIT reads it unboxed) */
     int failed;       /* LNET_READ or LNET_WRITE: which side the error came from */
+    int writing;      /* a write parked: it is called again before anything more is read */
 
-    char *pending; /* NULL, or a private buffer of LNET_RBUF_SIZE bytes */
+    char *pending;            /* NULL, or a private buffer of LNET_RBUF_SIZE bytes */
+    lnet_copy_read_fn read;   /* the source's read; NULL: src is a struct lnet_conn */
+    lnet_copy_write_fn write; /* the destination's write; NULL: dst is a struct lnet_conn */
 };
 
 /*
@@ -37,8 +45,7 @@ struct lnet_copy {
  * buffer, or (-ENOMEM: no buffer could be had) still in the loop's read
  * buffer, where the caller must take it before anything else reads.
  */
-int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst,
-                   struct lnet_conn *src);
+int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, void *dst, void *src);
 /* Frees the private buffer and forgets what was left: when the copy ends (once
  * left is taken), or (a finalizer) when a copy cut short is dropped. */
 void lnet_copy_release(struct lnet_copy *cp);

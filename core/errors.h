@@ -82,7 +82,8 @@
     X(EDEADLINE)  /* i/o timeout: the side's deadline passed */                                    \
     X(EAI_NONAME) /* the resolver: no such host */                                                 \
     X(EAI_AGAIN)  /* the resolver: a temporary failure */                                          \
-    X(EAI_FAIL)   /* the resolver: a permanent failure */
+    X(EAI_FAIL)   /* the resolver: a permanent failure */                                          \
+    X(ETLS)       /* TLS failed: the TLS conn's state says how (core/tls.h) */
 
 #define LNET_EBASE 10000
 enum {

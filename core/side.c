@@ -109,6 +109,17 @@ void lnet_side_set_deadline(struct lnet_side *s, double t) {
         arm_deadline(s, head);
 }
 
+void lnet_side_set_events(struct lnet_side *s, struct ev_loop *ev, int events) {
+    if ((s->io.events & (EV_READ | EV_WRITE)) == events) return;
+    stop_io(s, ev);
+    ev_io_modify(&s->io, events);
+}
+
+void lnet_side_wake_each(struct lnet_side *s) {
+    for (struct lnet_op *op = s->fifo.head; op != NULL; op = op->q.next)
+        lnet_op_wake(op);
+}
+
 void lnet_side_close(struct lnet_side *s, struct lnet_loop *loop) {
     stop_io(s, loop->ev);
     /* Each leaves the FIFO before it is woken: a woken call finds it empty. */

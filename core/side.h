@@ -72,6 +72,18 @@ void lnet_side_leave(struct lnet_side *s, struct lnet_op *op);
  * parked; a call already woken arms the new time if it parks again. */
 void lnet_side_set_deadline(struct lnet_side *s, double t);
 
+/*
+ * The readiness the watcher waits for (EV_READ, EV_WRITE or both): its own
+ * direction unless a call says otherwise. A TLS call may need the other
+ * direction (a reader must send the handshake's flight, a writer read the
+ * peer's), and sets it before it waits and back when it leaves (tls.h).
+ */
+void lnet_side_set_events(struct lnet_side *s, struct ev_loop *ev, int events);
+
+/* Wakes every parked call, leaving each in its place: each finds out why
+ * (a TLS handshake that ended, which any call on the conn may wait for). */
+void lnet_side_wake_each(struct lnet_side *s);
+
 /* Stops the watcher and wakes every call: each will find the fd closed. */
 void lnet_side_close(struct lnet_side *s, struct lnet_loop *loop);
 

@@ -1,7 +1,9 @@
 -- echo: a TCP echo server. Every conn is served by its own task.
 --   lnet scripts/echo.lua [address] [--rw | --bufio] [--ctx | --no-ctx]
+--                         [--tls cert.pem key.pem]
 -- (address defaults to 127.0.0.1:0). Prints "listening ADDRESS" once the
--- listener is up.
+-- listener is up. With --tls it speaks TLS (lnet.tls) with that
+-- certificate and key: each conn is wrapped, and the echo is the same.
 --
 -- By default each conn is `lnet.copy(c, c, ctx)`, Go's `io.Copy(c, c)`:
 -- the bytes never become Lua strings. --rw echoes with the read/write loop
@@ -18,8 +20,11 @@
 -- bench/run's ctx phase compares those two.
 local lnet = require "lnet"
 
-local address, rw, buffered, read_ctx, write_ctx = "127.0.0.1:0", false, false, true, false
-for _, a in ipairs({ ... }) do
+local address, rw, buffered, read_ctx, write_ctx, tls_opts = "127.0.0.1:0", false, false, true, false, nil
+local args = { ... }
+local i = 1
+while i <= #args do
+    local a = args[i]
     if a == "--rw" then
         rw = true
     elseif a == "--bufio" then
@@ -28,9 +33,13 @@ for _, a in ipairs({ ... }) do
         read_ctx, write_ctx = true, true
     elseif a == "--no-ctx" then
         read_ctx, write_ctx = false, false
+    elseif a == "--tls" and args[i + 2] then
+        tls_opts = { cert = args[i + 1], key = args[i + 2] }
+        i = i + 2
     else
         address = a
     end
+    i = i + 1
 end
 
 local ln = assert(lnet.listen("tcp", address))
@@ -97,9 +106,19 @@ local function echo_bufio(c, ctx)
     end
 end
 
+local echo = buffered and echo_bufio or rw and echo_rw or echo_copy
+if tls_opts then
+    local plain = echo
+    echo = function(c, ctx)
+        local t = assert(lnet.tls.server(c, tls_opts))
+        plain(t, ctx)
+        t:close()
+    end
+end
+
 -- After the grace, serve cancels the handlers still running and says so:
 -- their clients stopped reading, which ends the shutdown, not the server.
-local ok, err = lnet.serve(ln, buffered and echo_bufio or rw and echo_rw or echo_copy, shutdown, 5)
+local ok, err = lnet.serve(ln, echo, shutdown, 5)
 if not ok and not lnet.errors.is(err, lnet.context.DeadlineExceeded) then
     error(err, 0)
 end

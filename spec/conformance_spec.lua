@@ -696,6 +696,35 @@ local function probe_listen(network, address)
     end
 end
 
+-- TLS over loopback tcp, one protocol version at a time: c1 the client,
+-- c2 the server, with certificates made for the run (spec/tls_support.lua).
+-- Neither has shaken hands: the first read or write of each end does it,
+-- as in Go.
+local tls_support = require "tls_support"
+local function tls_pipe(version)
+    local tcp = stream_pipe("tcp", fixed("127.0.0.1:0"))
+    return function()
+        local c1, c2, stop = tcp()
+        if c1 == nil then
+            return nil, c2
+        end
+        local pinned = { min_version = version, max_version = version }
+        local t1, err1 = lnet.tls.client(c1, tls_support.client_opts(pinned))
+        local t2, err2 = lnet.tls.server(c2, tls_support.server_opts("a", pinned))
+        if t1 == nil or t2 == nil then
+            stop()
+            return nil, err1 or err2
+        end
+        return t1, t2, function()
+            t1:close()
+            t2:close()
+            stop()
+        end
+    end
+end
+tls_support.certs()
+teardown(tls_support.cleanup)
+
 local transports = {
     { name = "tcp", make_pipe = stream_pipe("tcp", fixed("127.0.0.1:0")) },
     { name = "tcp6", make_pipe = stream_pipe("tcp6", fixed("[::1]:0")),
@@ -712,6 +741,8 @@ local transports = {
             c2:close()
         end
     end },
+    { name = "tls 1.2", make_pipe = tls_pipe("1.2") },
+    { name = "tls 1.3", make_pipe = tls_pipe("1.3") },
 }
 
 for _, tr in ipairs(transports) do

@@ -15,9 +15,9 @@ local support = require "support"
 
 local sh, sh_ok, quote = support.sh, support.sh_ok, support.quote
 
--- The packages lnet needs at run time: its Depends must name each.
--- libssl3 joins them once the core links OpenSSL (TLS, issue 12).
-local RUNTIME = { "libluajit-5.1-2", "libev4", "libc-ares2", "libedit2", "libc6" }
+-- The packages lnet needs at run time: its Depends must name each
+-- (libssl3: OpenSSL, for lnet.tls).
+local RUNTIME = { "libluajit-5.1-2", "libev4", "libc-ares2", "libedit2", "libssl3", "libc6" }
 
 -- The Depends field as { name = version constraint or "" }, first
 -- alternatives only (libluajit-5.1-2 | libluajit2-5.1-2).

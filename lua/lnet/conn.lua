@@ -388,21 +388,45 @@ local function copy_any(dst, src, ctx)
     end
 end
 
--- The outcome of a copy between conns that ended with rc (0, or an error
--- code; or AGAIN with err, when the task's cancel or ctx ended the wait).
--- Bytes left in the copy mean it was writing them when it ended.
+-- The kinds of ends lnet.copy moves bytes between in the core, without
+-- strings: conns, and what registers here (TLS conns). Each is its ctype,
+-- the core's read and write called as copy.h calls them (nil: a conn's),
+-- and fail(end, op, rc), the error a failed read or write of it returns.
+local copy_ends = {}
+
+function _M.copy_end(ct, read, write, fail)
+    copy_ends[#copy_ends + 1] = { ct = ct, read = read, write = write, fail = fail }
+end
+
+local function copy_end_of(v)
+    for i = 1, #copy_ends do
+        local e = copy_ends[i]
+        if istype(e.ct, v) then
+            return e
+        end
+    end
+end
+
+_M.copy_end(conn_ct, nil, nil, function(c, op, rc)
+    return c:op_error(op, code_error(rc, op))
+end)
+
+-- The outcome of a copy between core ends that ended with rc (0, or an
+-- error code; or AGAIN with err, when the task's cancel or ctx ended the
+-- wait). Bytes left in the copy, or a write still going, mean it was
+-- writing when it ended.
 local function copy_done(cp, rc, err, dst, src)
     local rest = cp.left_len > 0 and ffi_string(cp.left, cp.left_len) or nil
-    local written = cp.written
+    local written, writing = cp.written, cp.writing ~= 0
     C.lnet_copy_release(cp)
     if rc == 0 then
         return written
     elseif err == nil then
         if cp.failed == READ then
-            return written, src:op_error("read", code_error(rc, "read"))
+            return written, copy_end_of(src).fail(src, "read", rc)
         end
-        err = code_error(rc, "write")
-    elseif rest == nil then
+        return written, copy_end_of(dst).fail(dst, "write", rc), rest
+    elseif rest == nil and not writing then
         return written, src:op_error("read", err)
     end
     return written, dst:op_error("write", err), rest
@@ -418,15 +442,19 @@ end, copy_done }
 -- error (an OpError of the side that failed). A copy that ends on the
 -- write side (its ctx, a write deadline, a failed write) returns what it
 -- had read but not written as a third result, so no byte read is lost.
--- Between two conns the bytes never become Lua strings (core/copy.h); the
--- copy's state is an object of its own, released when the copy ends (or,
--- for a copy its task was dropped in, by its finalizer).
+-- Between two core ends (conns, TLS conns) the bytes never become Lua
+-- strings (core/copy.h); the copy's state is an object of its own, released
+-- when the copy ends (or, for a copy its task was dropped in, by its
+-- finalizer).
 function _M.copy(dst, src, ctx)
     check_ctx(ctx, 3, "copy")
-    if not (is_conn(dst) and is_conn(src)) then
+    local dst_end, src_end = copy_end_of(dst), copy_end_of(src)
+    if dst_end == nil or src_end == nil then
         return copy_any(dst, src, ctx)
     end
-    return retry(COPY_CALL, ffi_gc(ffi_new(copy_ct), C.lnet_copy_release), ctx, dst, src)
+    local cp = ffi_gc(ffi_new(copy_ct), C.lnet_copy_release)
+    cp.read, cp.write = src_end.read, dst_end.write
+    return retry(COPY_CALL, cp, ctx, dst, src)
 end
 
 function Conn:__tostring()

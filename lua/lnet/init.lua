@@ -19,6 +19,7 @@ local addr = require "lnet.addr"
 local pack = require "lnet.pack"
 local hexdump = require "lnet.hexdump"
 local resolver = require "lnet.resolver"
+local tls = require "lnet.tls"
 
 local C = sys.C
 
@@ -68,6 +69,8 @@ local _M = {
     -- stdin() and stdout() as conns (lnet.stdio).
     stdin = require("lnet.stdio").stdin,
     stdout = require("lnet.stdio").stdout,
+    -- TLS over conns (Go's crypto/tls).
+    tls = tls,
 }
 
 -- lnet.errno.ECONNRESET etc.: one Errno per code of core/errors.h.

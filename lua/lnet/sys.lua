@@ -17,7 +17,10 @@ struct lnet_op { int id; int state; size_t progress; };
 /* core/waitq.h's struct lnet_waitq, whole: lnet.sched allocates them. */
 struct lnet_waitq { struct lnet_op *head, *tail; unsigned n; };
 /* core/copy.h's struct lnet_copy, whole: lnet.copy allocates it. */
-struct lnet_copy { const char *left; size_t left_len; double written; int failed; char *pending; };
+typedef int (*lnet_copy_read_fn)(void *src, struct lnet_op *op, char *buf, size_t max);
+typedef int (*lnet_copy_write_fn)(void *dst, struct lnet_op *op, const char *buf, size_t len);
+struct lnet_copy { const char *left; size_t left_len; double written; int failed; int writing; char *pending;
+                   lnet_copy_read_fn read; lnet_copy_write_fn write; };
 struct lnet_sockaddr { union { uint64_t align; char bytes[128]; } u; uint32_t len; };
 
 extern int lnet_sched_current_id;
@@ -88,7 +91,7 @@ int lnet_conn_fd(const struct lnet_conn *c);
 
 int lnet_stdfd_open(int fd);
 
-int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, struct lnet_conn *dst, struct lnet_conn *src);
+int lnet_copy_step(struct lnet_copy *cp, struct lnet_op *op, void *dst, void *src);
 void lnet_copy_release(struct lnet_copy *cp);
 
 struct lnet_listener *lnet_listener_open(struct lnet_loop *loop, int fd, const char *unlink_path);
@@ -127,6 +130,64 @@ const char *lnet_sysres_name(const struct lnet_sysres_job *j);
 void lnet_sysres_free(struct lnet_sysres_job *j);
 void lnet_sysres_slot_event(struct lnet_op *op);
 int lnet_sysres_pending(void);
+
+/* core/tls.h. A prefix of struct lnet_tls: the fields Lua reads. */
+struct lnet_tls_config;
+struct lnet_tls {
+    int role, hs_done, released, eof, fatal, verify_error, alert_recv, alert_sent, eof_mid_record,
+        last_record_len;
+    unsigned long ssl_error;
+    double cert_not_before, cert_not_after;
+    size_t unsent_chunk;
+};
+enum { LNET_TLS_CLIENT = 0, LNET_TLS_SERVER = 1 };
+enum { LNET_TLS_NO_CLIENT_CERT, LNET_TLS_REQUEST_CLIENT_CERT, LNET_TLS_REQUIRE_ANY_CLIENT_CERT,
+       LNET_TLS_VERIFY_CLIENT_CERT_IF_GIVEN, LNET_TLS_REQUIRE_AND_VERIFY_CLIENT_CERT };
+enum { LNET_TLS_SAN_DNS = 1, LNET_TLS_SAN_IP, LNET_TLS_SAN_EMAIL, LNET_TLS_SAN_URI, LNET_TLS_SAN_OTHER };
+enum { LNET_TLS_R_OTHER, LNET_TLS_R_NOT_TLS, LNET_TLS_R_BAD_RECORD_MAC, LNET_TLS_R_OVERSIZED,
+       LNET_TLS_R_VERIFY, LNET_TLS_R_NO_PEER_CERT, LNET_TLS_R_NO_SHARED_CIPHER, LNET_TLS_R_VERSION,
+       LNET_TLS_R_NO_ALPN, LNET_TLS_R_KEY_MISMATCH, LNET_TLS_R_NO_PEM };
+enum { LNET_TLS_V_OTHER, LNET_TLS_V_UNKNOWN_AUTHORITY, LNET_TLS_V_EXPIRED, LNET_TLS_V_NOT_YET_VALID,
+       LNET_TLS_V_NAME_MISMATCH, LNET_TLS_V_NOT_CA, LNET_TLS_V_USAGE, LNET_TLS_V_PATH_LENGTH };
+struct lnet_tls_config *lnet_tls_config_new(int role);
+void lnet_tls_config_release(struct lnet_tls_config *cfg);
+void lnet_tls_config_verify(struct lnet_tls_config *cfg, int verify, int client_auth);
+int lnet_tls_config_roots(struct lnet_tls_config *cfg, const char *file, const char *dir, unsigned long *err);
+int lnet_tls_config_cert(struct lnet_tls_config *cfg, const char *file, unsigned long *err);
+int lnet_tls_config_key(struct lnet_tls_config *cfg, const char *file, unsigned long *err);
+int lnet_tls_config_versions(struct lnet_tls_config *cfg, int min, int max, unsigned long *err);
+const char *lnet_tls_config_cipher(struct lnet_tls_config *cfg, const char *name, int *tls13);
+int lnet_tls_config_ciphers(struct lnet_tls_config *cfg, const char *list, const char *suites13, unsigned long *err);
+int lnet_tls_config_alpn(struct lnet_tls_config *cfg, const unsigned char *wire, size_t len);
+int lnet_tls_config_keylog(struct lnet_tls_config *cfg, const char *path);
+struct lnet_tls *lnet_tls_new(struct lnet_tls_config *cfg, struct lnet_conn *c, const char *server_name, int is_ip,
+                              const unsigned char *alpn, size_t alpn_len, const unsigned char *session,
+                              size_t session_len, int *err, unsigned long *ssl_err);
+void lnet_tls_free(struct lnet_tls *t);
+int lnet_tls_handshake(struct lnet_tls *t, struct lnet_op *op);
+int lnet_tls_read(struct lnet_tls *t, struct lnet_op *op, char *buf, size_t max);
+int lnet_tls_write(struct lnet_tls *t, struct lnet_op *op, const char *buf, size_t len);
+int lnet_tls_copy_read(void *t, struct lnet_op *op, char *buf, size_t max);
+int lnet_tls_copy_write(void *t, struct lnet_op *op, const char *buf, size_t len);
+int lnet_tls_close_write(struct lnet_tls *t, struct lnet_op *op);
+int lnet_tls_close(struct lnet_tls *t);
+const char *lnet_tls_version(const struct lnet_tls *t);
+const char *lnet_tls_cipher(const struct lnet_tls *t);
+const char *lnet_tls_alpn(const struct lnet_tls *t, size_t *len);
+const char *lnet_tls_server_name(const struct lnet_tls *t);
+int lnet_tls_resumed(const struct lnet_tls *t);
+int lnet_tls_session(const struct lnet_tls *t, unsigned char *buf, size_t size);
+void *lnet_tls_peer_cert(const struct lnet_tls *t, int i);
+void *lnet_tls_failed_cert(const struct lnet_tls *t);
+int lnet_tls_cert_name(const void *x509, int which, char *buf, size_t size);
+int lnet_tls_cert_san(const void *x509, int i, int *kind, char *buf, size_t size);
+double lnet_tls_cert_time(const void *x509, int which);
+int lnet_tls_cert_serial(const void *x509, char *buf, size_t size);
+int lnet_tls_reason(unsigned long e);
+const char *lnet_tls_reason_text(unsigned long e);
+int lnet_tls_verify_kind(int code);
+const char *lnet_tls_verify_text(int code);
+const char *lnet_tls_library(void);
 ]]
 
 -- In the host the core is linked in and exported; under plain luajit it is
@@ -170,7 +231,11 @@ end
 
 check_layout("lnet_op", { "id", "state", "progress" }, false, { "LNET_OP_IDLE", "LNET_OP_PARKED", "LNET_OP_READY" })
 check_layout("lnet_waitq", { "head", "tail", "n" }, true, nil, { head = "l.head", tail = "l.tail" })
-check_layout("lnet_copy", { "left", "left_len", "written", "failed", "pending" }, true)
+check_layout("lnet_copy", { "left", "left_len", "written", "failed", "writing", "pending", "read", "write" }, true)
+check_layout("lnet_tls", { "role", "hs_done", "released", "eof", "fatal", "verify_error", "alert_recv",
+    "alert_sent", "eof_mid_record", "last_record_len", "ssl_error", "cert_not_before", "cert_not_after",
+    "unsent_chunk" }, false, { "LNET_TLS_CLIENT", "LNET_TLS_SERVER", "LNET_TLS_REQUIRE_AND_VERIFY_CLIENT_CERT",
+    "LNET_TLS_SAN_OTHER", "LNET_TLS_R_NO_PEM", "LNET_TLS_V_PATH_LENGTH" })
 check_layout("lnet_sockaddr", { "u", "len" }, true)
 local loop = C.lnet_loop_default()
 if loop == nil then
