@@ -111,7 +111,8 @@ local ACCEPTS = {
 -- name): the step that failed, or EINVAL for a socket of another kind.
 local function from_file(f, fname)
     if not file.is_file(f) then
-        error("bad argument #1 to '" .. fname .. "' (file expected, got " .. type(f) .. ")", 3)
+        -- (the file_* functions tail-call this one: their caller is next)
+        error("bad argument #1 to '" .. fname .. "' (file expected, got " .. type(f) .. ")", 2)
     end
     local function fail(err)
         return nil, OpError("file", "file+net", nil, f:name(), err)

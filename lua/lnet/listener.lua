@@ -169,7 +169,7 @@ end
 -- listen_config{backlog, control, keepalive, keepalive_config}: a
 -- reusable listen configuration with :listen and :listen_packet.
 function _M.listen_config(opts)
-    return config(opts, 1, "listen_config", 2)
+    return config(opts, 1, "listen_config", 2) -- a tail call: the user is next
 end
 
 -- cfg:listen(network, address): a Listener, or nil and an OpError.
@@ -202,7 +202,7 @@ end
 
 -- listen(network, address [, opts]): listen_config(opts):listen(...).
 function _M.listen(network, address, opts)
-    return config(opts, 3, "listen", 2):listen(network, address)
+    return config(opts, 3, "listen", 3):listen(network, address)
 end
 
 local function accept_error(self, err)

@@ -150,7 +150,7 @@ local function control_of(opts)
             error(("bad option '%s' to 'listen_packet' (unknown option)"):format(tostring(k)), 3)
         end
     end
-    return raw.check_hook(opts.control, "listen_packet", 3)
+    return raw.check_hook(opts.control, "listen_packet", 2) -- a tail call: listen_packet is next
 end
 
 -- listen_packet(network, address [, opts]): a PacketConn bound to address,

@@ -40,8 +40,9 @@ function _M.new(owner, sock, net, laddr, raddr)
     return setmetatable({ owner = owner, sock = sock, net = net, laddr = laddr, raddr = raddr }, Raw)
 end
 
--- The fd, or -1 once the object is closed (or the hook is over).
-function Raw:fd()
+-- The fd, or -1 once the object is closed (or the hook is over). Not a
+-- method: as in Go, a script reaches the fd through control.
+local function fd_of(self)
     if self.sock ~= nil then
         return C.lnet_sock_fd(self.sock)
     end
@@ -58,7 +59,7 @@ end
 function Raw:control(fn)
     check_self(self, Raw, "raw conn", "control")
     check_arg(fn, "function", 1, "control")
-    local fd = self:fd()
+    local fd = fd_of(self)
     if fd < 0 then
         return fail(self, "raw-control", ErrClosed)
     end
@@ -70,7 +71,7 @@ end
 -- "SO_REUSEPORT") or number. true, or nil and the SyscallError.
 function Raw:setsockopt(level, name, value)
     check_self(self, Raw, "raw conn", "setsockopt")
-    local fd = self:fd()
+    local fd = fd_of(self)
     if fd < 0 then
         sockopt.check(level, name, "setsockopt", 3)
         return fail(self, "raw-control", ErrClosed)
@@ -83,7 +84,7 @@ end
 -- how each kind reads), or nil and the SyscallError.
 function Raw:getsockopt(level, name, size)
     check_self(self, Raw, "raw conn", "getsockopt")
-    local fd = self:fd()
+    local fd = fd_of(self)
     if fd < 0 then
         sockopt.check(level, name, "getsockopt", 3)
         return fail(self, "raw-control", ErrClosed)
@@ -105,7 +106,7 @@ local function call_kind(dir, tried, op)
         if rc < 0 then
             return fail(self, op, err or code_error(rc, "epoll_wait"))
         end
-        if fn(self:fd()) then
+        if fn(fd_of(self)) then
             return true
         end
         return retry(CALLS[dir][1], self, ctx, fn, ctx)
@@ -142,7 +143,7 @@ function Raw:write(fn, ctx)
 end
 
 function Raw:__tostring()
-    return "raw conn " .. tostring(self.net) .. " fd " .. self:fd()
+    return "raw conn " .. tostring(self.net) .. " fd " .. fd_of(self)
 end
 
 -- Control hooks --------------------------------------------------------------
