@@ -142,10 +142,6 @@ end
 local ln = listener()
 local shutdown = lnet.main_context()
 local stop_ctx, stop = lnet.context.with_cancel(shutdown)
-local server = lnet.go(lnet.serve, ln, echo, stop_ctx, grace)
-io.stdout:write("listening ", tostring(ln:addr()), " pid ", pid, "\n")
-io.stdout:flush()
-notify_parent()
 
 -- SIGHUP: hand over, then stop. A SIGHUP during a hand-over waits its turn.
 local restarts = lnet.go(function()
@@ -158,6 +154,12 @@ local restarts = lnet.go(function()
         io.stderr:write("graceful-restart: the new copy did not come up: ", tostring(err), "\n")
     end
 end)
+lnet.sleep(0) -- the task above catches SIGHUP from here on, before anyone is told we serve
+
+local server = lnet.go(lnet.serve, ln, echo, stop_ctx, grace)
+io.stdout:write("listening ", tostring(ln:addr()), " pid ", pid, "\n")
+io.stdout:flush()
+notify_parent()
 
 local ok, err = server:join()
 stop()

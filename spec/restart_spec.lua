@@ -152,4 +152,37 @@ describe("scripts/graceful-restart.lua", function()
         -- The clients were busy through both hand-overs.
         assert.is_true(during_first > 0 and during_second > 0)
     end)
+
+    it("a new copy that cannot start is killed, and the old server serves on", function()
+        -- A copy of the script that a bad deploy then breaks on disk.
+        local dir = support.temp_dir()
+        local script = dir .. "/restart.lua"
+        support.sh_ok("cp scripts/graceful-restart.lua " .. support.quote(script))
+        local proc = assert(lnet.process.spawn({ argv = { support.host, script }, stdout = "pipe", stderr = "pipe" }))
+        proc.stdout:set_read_deadline(lnet.now() + 10)
+        local line = proc.stdout:read()
+        local address = assert(line and line:match("^listening (%S+) pid %d+\n$"), line)
+        local f = assert(io.open(script, "w"))
+        f:write("error('broken by the deploy')\n")
+        f:close()
+        assert.is_true(proc:kill("SIGHUP"))
+        proc.stderr:set_read_deadline(lnet.now() + 10)
+        local said = ""
+        while not said:find("did not come up", 1, true) do
+            local more, err = proc.stderr:read()
+            assert(more, "stderr ended: " .. tostring(err) .. " after: " .. said)
+            said = said .. more
+        end
+        assert.is_truthy(said:find("broken by the deploy", 1, true), said)
+        local c = assert(lnet.dial("tcp", address))
+        c:set_deadline(lnet.now() + 5)
+        assert.are.equal(5, c:write("still"))
+        assert.are.equal("still", support.read_exactly(c, 5))
+        c:close()
+        assert.is_true(proc:kill("SIGTERM"))
+        assert.are.equal(0, proc:wait())
+        proc.stdout:close()
+        proc.stderr:close()
+        support.rm_dir(dir)
+    end)
 end)
