@@ -57,6 +57,7 @@ local function check_opts(opts, level)
     end
     conn.deadline(opts.deadline, "dialer")
     raw.check_hook(opts.control, "dialer", level + 1)
+    -- A tail call: settings's caller is ours, so the same level holds.
     return sockopts.settings(opts.keepalive, opts.keepalive_config, 1, "dialer", level + 1)
 end
 
