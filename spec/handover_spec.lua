@@ -13,16 +13,6 @@ local support = require "support"
 
 local C = sys.C
 
--- Echoes one line per conn back with a prefix, until the listener closes.
-local function serve_prefixed(ln, prefix)
-    return lnet.go(lnet.serve, ln, function(c)
-        local data = c:read()
-        if data ~= nil then
-            c:write(prefix .. data)
-        end
-    end)
-end
-
 local function ask(address, what, network)
     local c = assert(lnet.dial(network or "tcp", address))
     c:set_deadline(lnet.now() + 5)
