@@ -19,6 +19,7 @@
 #include "errors.h"
 #include "layout.h"
 #include "sched.h"
+#include "sockopt.h"
 #include "resolver_ares.h"
 #include "resolver_system.h"
 
@@ -78,9 +79,43 @@ static void push_constants(lua_State *L) {
     C(IPPROTO_IPV6);
     C(IPV6_V6ONLY);
     C(SOMAXCONN);
+    C(SO_REUSEPORT);
+    C(SO_DOMAIN);
+    C(SO_TYPE);
+    C(SO_PROTOCOL);
+    C(SO_ACCEPTCONN);
+    C(TCP_USER_TIMEOUT);
+    C(IPPROTO_IP);
+    C(IPPROTO_UDP);
+    C(IPPROTO_ICMP);
+    C(IPPROTO_ICMPV6);
     C(LNET_ARES_EBASE);   /* c-ares statuses, as -(base + ARES_*) */
     C(LNET_SYSRES_ADDRS); /* addresses one getaddrinfo answer keeps */
 #undef C
+}
+
+/* The socket options scripts name (sockopt.h): name -> {level, level_name,
+ * name, kind}; and the levels by name. */
+static void push_sockopts(lua_State *L) {
+    lua_newtable(L);
+#define X(level, name, kind)                                                                       \
+    lua_createtable(L, 0, 4);                                                                      \
+    set_int(L, "level", level);                                                                    \
+    lua_pushliteral(L, #level);                                                                    \
+    lua_setfield(L, -2, "level_name");                                                             \
+    set_int(L, "name", name);                                                                      \
+    lua_pushliteral(L, #kind);                                                                     \
+    lua_setfield(L, -2, "kind");                                                                   \
+    lua_setfield(L, -2, #name);
+    LNET_SOCKOPT_MAP(X)
+#undef X
+}
+
+static void push_sockopt_levels(lua_State *L) {
+    lua_newtable(L);
+#define X(level) set_int(L, #level, level);
+    LNET_SOCKOPT_LEVELS(X)
+#undef X
 }
 
 /* The signals scripts name: lnet.signal and lnet.process take the names. */
@@ -136,6 +171,10 @@ int luaopen_lnet_core(lua_State *L) {
     lnet_sched_register(L);
     push_signals(L);
     lua_setfield(L, -2, "signals");
+    push_sockopts(L);
+    lua_setfield(L, -2, "sockopts");
+    push_sockopt_levels(L);
+    lua_setfield(L, -2, "sockopt_levels");
     lnet_layout_push(L);
     lua_setfield(L, -2, "layout");
     lua_pushliteral(L, LNET_VERSION);

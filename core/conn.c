@@ -219,3 +219,7 @@ lnet_err_t lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t) {
 int lnet_conn_fd(const struct lnet_conn *c) {
     return c->s.fd;
 }
+
+struct lnet_sock *lnet_conn_sock(struct lnet_conn *c) {
+    return &c->s;
+}

@@ -72,5 +72,7 @@ lnet_err_t lnet_conn_shutdown(struct lnet_conn *c, int dir);
 /* Sets the deadline of the sides in dirs (LNET_READ | LNET_WRITE). */
 lnet_err_t lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t);
 int lnet_conn_fd(const struct lnet_conn *c);
+/* The socket handle inside, for what all sockets share (sock.h). */
+struct lnet_sock *lnet_conn_sock(struct lnet_conn *c);
 
 #endif

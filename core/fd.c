@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,17 @@ void lnet_fd_close(int *fd) {
     if (*fd < 0) return;
     close(*fd);
     *fd = -1;
+}
+
+int lnet_fd_dup(int fd) {
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return d < 0 ? -errno : d;
+}
+
+lnet_err_t lnet_fd_adopt(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -errno : 0;
 }
 
 lnet_err_t lnet_fd_bind(int fd, const struct lnet_sockaddr *a) {

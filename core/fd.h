@@ -13,6 +13,15 @@ int lnet_fd_socket(int family, int type, int protocol);
 /* Closes *fd once and sets it to -1; a second call does nothing. */
 void lnet_fd_close(int *fd);
 
+/*
+ * fd handover. A dup is the same open socket under another number, so it
+ * shares the socket's O_NONBLOCK (a flag of the open file, not of the fd).
+ */
+/* A close-on-exec duplicate of fd, or -errno. */
+int lnet_fd_dup(int fd);
+/* Gives an fd that came from elsewhere lnet's mode: non-blocking, close-on-exec. */
+lnet_err_t lnet_fd_adopt(int fd);
+
 lnet_err_t lnet_fd_bind(int fd, const struct lnet_sockaddr *a);
 lnet_err_t lnet_fd_listen(int fd, int backlog);
 lnet_err_t lnet_fd_sockname(int fd, struct lnet_sockaddr *a);

@@ -61,3 +61,7 @@ lnet_err_t lnet_listener_set_deadline(struct lnet_listener *l, double t) {
 int lnet_listener_fd(const struct lnet_listener *l) {
     return l->s.fd;
 }
+
+struct lnet_sock *lnet_listener_sock(struct lnet_listener *l) {
+    return &l->s;
+}

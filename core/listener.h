@@ -26,5 +26,7 @@ lnet_err_t lnet_listener_close(struct lnet_listener *l);
 int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op, struct lnet_sockaddr *peer);
 lnet_err_t lnet_listener_set_deadline(struct lnet_listener *l, double t);
 int lnet_listener_fd(const struct lnet_listener *l);
+/* The socket handle inside, for what all sockets share (sock.h). */
+struct lnet_sock *lnet_listener_sock(struct lnet_listener *l);
 
 #endif

@@ -186,3 +186,7 @@ lnet_err_t lnet_packet_set_deadline(struct lnet_packet *p, int dirs, double t) {
 int lnet_packet_fd(const struct lnet_packet *p) {
     return p->s.fd;
 }
+
+struct lnet_sock *lnet_packet_sock(struct lnet_packet *p) {
+    return &p->s;
+}

@@ -71,5 +71,7 @@ lnet_err_t lnet_packet_connect(struct lnet_packet *p, const struct lnet_sockaddr
 /* Sets the deadline of the sides in dirs (LNET_READ | LNET_WRITE). */
 lnet_err_t lnet_packet_set_deadline(struct lnet_packet *p, int dirs, double t);
 int lnet_packet_fd(const struct lnet_packet *p);
+/* The socket handle inside, for what all sockets share (sock.h). */
+struct lnet_sock *lnet_packet_sock(struct lnet_packet *p);
 
 #endif

@@ -292,3 +292,12 @@ lnet_err_t lnet_process_kill(struct lnet_process *p, int sig) {
     if (p->state != LNET_PROCESS_RUNNING) return -ESRCH;
     return kill(p->pid, sig) < 0 ? -errno : 0;
 }
+
+int lnet_process_ncpu(void) {
+    cpu_set_t set;
+    long n;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}

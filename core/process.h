@@ -73,4 +73,8 @@ lnet_err_t lnet_process_spawn(struct lnet_process *p, struct lnet_spawn *s);
 /* kill(2) while RUNNING; -ESRCH in any other state. */
 lnet_err_t lnet_process_kill(struct lnet_process *p, int sig);
 
+/* The CPUs this process may run on (its affinity mask, as Go's NumCPU
+ * counts them): how many workers `lnet --workers 0` starts. At least 1. */
+int lnet_process_ncpu(void);
+
 #endif

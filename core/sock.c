@@ -1,6 +1,7 @@
 #include <stdlib.h>
 
 #include "fd.h"
+#include "op.h"
 #include "sock.h"
 
 void *lnet_sock_new(size_t size, struct lnet_loop *loop, int fd,
@@ -28,9 +29,26 @@ lnet_err_t lnet_sock_close(struct lnet_sock *s) {
     return 0;
 }
 
+int lnet_sock_fd(const struct lnet_sock *s) {
+    return s->fd;
+}
+
 lnet_err_t lnet_sock_set_deadline(struct lnet_sock *s, int dirs, double t) {
     if (s->fd < 0) return -LNET_ECLOSED;
     if (dirs & LNET_READ) lnet_side_set_deadline(&s->rd, t);
     if (dirs & LNET_WRITE) lnet_side_set_deadline(&s->wr, t);
+    return 0;
+}
+
+lnet_err_t lnet_sock_ready(struct lnet_sock *s, struct lnet_op *op, int dir, int tried) {
+    struct lnet_side *side = dir == LNET_READ ? &s->rd : &s->wr;
+    lnet_err_t rc;
+    if (s->fd < 0) return -LNET_ECLOSED;
+    /* Not in the FIFO: a first try, or the function said "not ready" (a
+     * woken op is still in it, and what woke it stands). */
+    if (tried && op->side != side) side->maybe_ready = 0;
+    if ((rc = lnet_side_enter(side, op)) < 0) return rc;
+    if (!side->maybe_ready) return lnet_side_wait(side, op);
+    lnet_side_leave(side, op);
     return 0;
 }

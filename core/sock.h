@@ -38,7 +38,22 @@ void *lnet_sock_new(size_t size, struct lnet_loop *loop, int fd,
  * when already closed. */
 lnet_err_t lnet_sock_close(struct lnet_sock *s);
 
+/* The fd, -1 once closed. */
+int lnet_sock_fd(const struct lnet_sock *s);
+
 /* Sets the deadline of the sides in dirs (LNET_READ | LNET_WRITE). */
 lnet_err_t lnet_sock_set_deadline(struct lnet_sock *s, int dirs, double t);
+
+/*
+ * A raw read or write (Go's RawConn.Read/Write): the script's function
+ * makes the syscall, the side does the rest. Takes op's turn on the side
+ * of dir (LNET_READ or LNET_WRITE), checks the deadline, and returns 0,
+ * op having left the FIFO, when the fd may be ready: the caller runs its
+ * function then, with no call of the core in flight, so the function may
+ * even block (a script's mistake costs it its turn, nothing else). Else
+ * parks op on readiness (-LNET_EAGAIN). `tried` says the function just
+ * found the fd not ready: then only readiness seen from now on counts.
+ */
+lnet_err_t lnet_sock_ready(struct lnet_sock *s, struct lnet_op *op, int dir, int tried);
 
 #endif

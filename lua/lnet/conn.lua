@@ -11,8 +11,11 @@ local sys = require "lnet.sys"
 local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local addr = require "lnet.addr"
+local sockopts = require "lnet.sockopt"
+local raw = require "lnet.raw"
+local file = require "lnet.file"
 
-local C, K, codes = sys.C, sys.const, sys.codes
+local C, K = sys.C, sys.const
 local rbuf = sys.rbuf
 local ffi_string, ffi_gc, ffi_new, istype = ffi.string, ffi.gc, ffi.new, ffi.istype
 local setmetatable, getmetatable, type, error, tonumber, tostring, ipairs =
@@ -21,22 +24,15 @@ local floor, huge, min = math.floor, math.huge, math.min
 local sub = string.sub
 local self_task, retry, check_ctx = sched.self_task, sched.retry, sched.check_ctx
 
-local ECLOSED, EDEADLINE = -codes.ECLOSED, -codes.EDEADLINE
 local READ, WRITE = 1, 2
-local ErrClosed, ErrDeadlineExceeded, EOF = errors.ErrClosed, errors.ErrDeadlineExceeded, errors.EOF
-local OpError, SyscallError, from_errno = errors.OpError, errors.SyscallError, errors.from_errno
+local ErrClosed, EOF = errors.ErrClosed, errors.EOF
+local OpError, SyscallError = errors.OpError, errors.SyscallError
 
 local _M = {}
 
--- The error a negative core code stands for; errnos name their syscall.
-local function code_error(code, syscall)
-    if code == ECLOSED then
-        return ErrClosed
-    elseif code == EDEADLINE then
-        return ErrDeadlineExceeded
-    end
-    return SyscallError(syscall, from_errno(-code))
-end
+-- The error a negative core code stands for (lnet.sys): errnos name their
+-- syscall.
+local code_error = sys.code_error
 _M.code_error = code_error
 
 -- deadline(t): an absolute lnet.now() time, nil for none; misuse raises.
@@ -366,6 +362,65 @@ end
 function Conn:set_linger(sec)
     check_conn(self, "set_linger")
     return sockopt(self, tcp_set_error, C.lnet_sockopt_linger, int_arg(sec, "set_linger"))
+end
+
+-- Socket control and fd handover (issue 10) ----------------------------------
+
+-- set_keepalive(on): SO_KEEPALIVE.
+function Conn:set_keepalive(on)
+    check_conn(self, "set_keepalive")
+    return sockopt(self, tcp_set_error, C.lnet_fd_setsockopt_int, K.SOL_SOCKET, K.SO_KEEPALIVE,
+                   bool_arg(on, "set_keepalive"))
+end
+
+-- set_keepalive_period(sec): the idle time before the first probe and the
+-- time between probes (Go's SetKeepAlivePeriod), whole seconds rounded up;
+-- 0 is Go's default, 15 s.
+function Conn:set_keepalive_period(sec)
+    check_conn(self, "set_keepalive_period")
+    return sockopt(self, tcp_set_error, sockopts.apply, sockopts.period(sec, "set_keepalive_period", 3))
+end
+
+-- set_keepalive_config{enable, idle, interval, count}: Go's
+-- SetKeepAliveConfig (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT): a field
+-- left out or 0 is Go's default (15 s, 15 s, 9), a negative one is left as
+-- it is; enable defaults to true.
+function Conn:set_keepalive_config(cfg)
+    check_conn(self, "set_keepalive_config")
+    return sockopt(self, tcp_set_error, sockopts.apply, sockopts.config(cfg, 1, "set_keepalive_config", 3))
+end
+
+-- set_user_timeout(sec): TCP_USER_TIMEOUT, how long sent data may stay
+-- unacknowledged before the conn is dropped (ms, rounded up; 0: the
+-- kernel's own rules).
+function Conn:set_user_timeout(sec)
+    check_conn(self, "set_user_timeout")
+    return sockopt(self, tcp_set_error, C.lnet_fd_setsockopt_int, K.IPPROTO_TCP, K.TCP_USER_TIMEOUT,
+                   sockopts.user_timeout_ms(sec, "set_user_timeout", 3))
+end
+
+-- syscall_conn(): the raw socket (lnet.raw), Go's SyscallConn.
+function Conn:syscall_conn()
+    check_conn(self, "syscall_conn")
+    local laddr, raddr = self:addrs()
+    return raw.new(self, C.lnet_conn_sock(self), self:network(), laddr, raddr)
+end
+
+-- file(): a file object holding a dup of the socket (Go's File), or nil
+-- and an OpError ("file"). The conn goes on as it was: closing either
+-- leaves the other open.
+function Conn:file()
+    check_conn(self, "file")
+    local laddr, raddr = self:addrs()
+    local fd = C.lnet_conn_fd(self)
+    local f, err = nil, ErrClosed
+    if fd >= 0 then
+        f, err = file.dup(fd, file.name_of(self:network(), laddr, raddr))
+    end
+    if f == nil then
+        return nil, OpError("file", self:network(), laddr, raddr, err)
+    end
+    return f
 end
 
 -- The general copy, for anything with read and write (a pipe, a bufio

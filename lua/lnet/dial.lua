@@ -14,10 +14,12 @@ local addr = require "lnet.addr"
 local conn = require "lnet.conn"
 local context = require "lnet.context"
 local packet = require "lnet.packet"
+local sockopts = require "lnet.sockopt"
+local raw = require "lnet.raw"
 
 local C, K = sys.C, sys.const
 local ffi_new = ffi.new
-local setmetatable, type, error = setmetatable, type, error
+local setmetatable, type, error, pairs, tostring = setmetatable, type, error, pairs, tostring
 local huge, min = math.huge, math.min
 local self_task, retry, ctx_err, check_ctx = sched.self_task, sched.retry, sched.ctx_err, sched.check_ctx
 
@@ -31,32 +33,49 @@ local _M = {}
 local Dialer = {}
 Dialer.__index = Dialer
 
+local OPTIONS = { timeout = true, deadline = true, local_addr = true, resolver = true, keepalive = true,
+                  keepalive_config = true, control = true }
+
+-- The options of dial and dialer, checked (raising at level, as error
+-- counts it from the caller, on an unknown one or a wrong type); returns
+-- the keepalive settings of the TCP conns (lnet.sockopt's settings).
 local function check_opts(opts, level)
     if opts == nil then
-        return
+        return sockopts.DEFAULT
     end
     if type(opts) ~= "table" then
         error("bad dial options (table expected, got " .. type(opts) .. ")", level + 1)
+    end
+    for k in pairs(opts) do
+        if not OPTIONS[k] then
+            error("bad dial option '" .. tostring(k) .. "' (unknown option)", level + 1)
+        end
     end
     local timeout = opts.timeout
     if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout) then
         error("bad dialer timeout (number expected, got " .. errors.what(timeout) .. ")", level + 1)
     end
     conn.deadline(opts.deadline, "dialer")
+    raw.check_hook(opts.control, "dialer", level + 1)
+    -- A tail call: settings's caller is ours, so the same level holds.
+    return sockopts.settings(opts.keepalive, opts.keepalive_config, 1, "dialer", level + 1)
 end
 
--- dialer{timeout, deadline, local_addr, resolver}: a reusable dial
--- configuration; resolver (lnet.resolver{...}) resolves names, the default
--- one when nil.
+-- dialer{timeout, deadline, local_addr, resolver, keepalive,
+-- keepalive_config, control}: a reusable dial configuration; resolver
+-- (lnet.resolver{...}) resolves names, the default one when nil; keepalive
+-- (seconds; -1: none) and keepalive_config ({enable, idle, interval,
+-- count}) are Go's Dialer fields, for TCP conns; control(network,
+-- address, raw) runs on each socket before it is bound or connected.
 function _M.dialer(opts)
+    local ka = check_opts(opts, 2)
     opts = opts or {}
-    check_opts(opts, 2)
     local r = opts.resolver
     if r ~= nil and (type(r) ~= "table" or r.resolve_ips == nil) then
         error("bad dialer resolver (resolver expected, got " .. type(r) .. ")", 2)
     end
-    return setmetatable(
-        { timeout = opts.timeout, deadline = opts.deadline, local_addr = opts.local_addr, resolver = r }, Dialer)
+    return setmetatable({ timeout = opts.timeout, deadline = opts.deadline, local_addr = opts.local_addr,
+                          resolver = r, control = opts.control, ka = ka }, Dialer)
 end
 
 local sa = ffi_new("struct lnet_sockaddr")
@@ -64,15 +83,21 @@ local CONNECT_CALL = sched.rc_err(function(c, op)
     return C.lnet_conn_connect(c, op, sa)
 end)
 
--- One connect attempt to address object a, bounded by deadline and ctx.
--- Returns the conn, or nil and the error.
-local function connect(t, spec, a, local_addr, deadline, ctx)
+-- One connect attempt of dialer d to address object a, bounded by
+-- deadline and ctx. Returns the conn, or nil and the error.
+local function connect(d, spec, a, local_addr, deadline, ctx)
     local family = addr.dial_family(spec, a, local_addr)
     local fdp = ffi_new("int[1]", C.lnet_fd_socket(family, spec.socktype, 0))
     if fdp[0] < 0 then
         return nil, SyscallError("socket", from_errno(-fdp[0]))
     end
-    local _, err = addr.to_sockaddr(sa, local_addr or a, family, local_addr and "bind" or "connect")
+    local _, err = nil, nil
+    if d.control ~= nil then
+        err = raw.run_hook(d.control, raw.hook_network(spec, family), tostring(a), fdp[0])
+    end
+    if err == nil then
+        _, err = addr.to_sockaddr(sa, local_addr or a, family, local_addr and "bind" or "connect")
+    end
     if err == nil and local_addr ~= nil then
         local rc = C.lnet_fd_bind(fdp[0], sa)
         if rc < 0 then
@@ -104,7 +129,13 @@ local function connect(t, spec, a, local_addr, deadline, ctx)
     -- address), read now so that errors after the peer is gone name them.
     c:addrs()
     if spec.tcp then
-        C.lnet_fd_setsockopt_int(C.lnet_conn_fd(c), K.IPPROTO_TCP, K.TCP_NODELAY, 1)
+        -- Go's newTCPConn: no Nagle, and keepalive as the dialer says
+        -- (failures ignored, as there).
+        local fd = C.lnet_conn_fd(c)
+        C.lnet_fd_setsockopt_int(fd, K.IPPROTO_TCP, K.TCP_NODELAY, 1)
+        if d.ka ~= nil then
+            sockopts.apply(fd, d.ka)
+        end
     end
     return c
 end
@@ -117,8 +148,8 @@ end
 -- connect, as Go's dialTCP: from an ephemeral port a dial can meet itself
 -- (TCP's simultaneous open, when the target is a free port in the local
 -- range) or a spurious EADDRNOTAVAIL; then it tries again, twice at most.
-local function connect_tcp(t, spec, a, local_addr, deadline, ctx)
-    local c, err = connect(t, spec, a, local_addr, deadline, ctx)
+local function connect_tcp(d, spec, a, local_addr, deadline, ctx)
+    local c, err = connect(d, spec, a, local_addr, deadline, ctx)
     if local_addr ~= nil and local_addr.port ~= 0 then
         return c, err
     end
@@ -129,7 +160,7 @@ local function connect_tcp(t, spec, a, local_addr, deadline, ctx)
         if c ~= nil then
             c:close()
         end
-        c, err = connect(t, spec, a, local_addr, deadline, ctx)
+        c, err = connect(d, spec, a, local_addr, deadline, ctx)
     end
     return c, err
 end
@@ -165,7 +196,7 @@ end
 
 -- Go's dialSerial: each address in turn, each with an equal share of the
 -- time left; the conn, or nil and the first address's OpError.
-local function dial_serial(t, spec, network, addrs, la, deadline, ctx)
+local function dial_serial(t, d, spec, network, addrs, la, deadline, ctx)
     local first_err
     for i = 1, #addrs do
         local a = addrs[i]
@@ -174,7 +205,7 @@ local function dial_serial(t, spec, network, addrs, la, deadline, ctx)
             share = C.lnet_now() + (deadline - C.lnet_now()) / (#addrs - i + 1)
         end
         -- Datagram networks connect without waiting and make packet conns.
-        local c, err = (spec.packet and packet.connect or spec.tcp and connect_tcp or connect)(t, spec, a, la, share,
+        local c, err = (spec.packet and packet.connect or spec.tcp and connect_tcp or connect)(d, spec, a, la, share,
             ctx)
         if c ~= nil then
             return c
@@ -210,16 +241,16 @@ end
 -- the other racer's is closed; if both fail, the primaries' error. Each
 -- racer is a task of its own; neither outlives the dial by more than a loop
 -- turn, since the race's ctx is cancelled on the way out.
-local function dial_parallel(t, spec, network, primaries, fallbacks, la, deadline, ctx)
+local function dial_parallel(t, d, spec, network, primaries, fallbacks, la, deadline, ctx)
     if #fallbacks == 0 then
-        return dial_serial(t, spec, network, primaries, la, deadline, ctx)
+        return dial_serial(t, d, spec, network, primaries, la, deadline, ctx)
     end
     local results = sched.channel(2)
     local race_ctx, cancel_race = context.with_cancel(ctx or context.background())
     local timer, stop_timer = context.with_timeout(race_ctx, FALLBACK_DELAY)
     local over = false
     local function racer(addrs, primary)
-        local c, err = dial_serial(self_task(1), spec, network, addrs, la, deadline, race_ctx)
+        local c, err = dial_serial(self_task(1), d, spec, network, addrs, la, deadline, race_ctx)
         if over then
             if c ~= nil then
                 c:close()
@@ -305,9 +336,9 @@ function Dialer:dial(network, address, ctx)
     end
     if spec.name == "tcp" then
         local primaries, fallbacks = partition(addrs)
-        return dial_parallel(t, spec, network, primaries, fallbacks, la, deadline, ctx)
+        return dial_parallel(t, self, spec, network, primaries, fallbacks, la, deadline, ctx)
     end
-    return dial_serial(t, spec, network, addrs, la, deadline, ctx)
+    return dial_serial(t, self, spec, network, addrs, la, deadline, ctx)
 end
 
 local default_dialer = _M.dialer()

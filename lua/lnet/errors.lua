@@ -166,6 +166,20 @@ function _M.OpError(op, net, source, addr, err)
     return setmetatable({ op = op, net = net, source = source, addr = addr, err = err }, OpError)
 end
 
+-- PathError{op, path, err}: Go's os.PathError ("fork/exec /nonexistent: no
+-- such file or directory", "close fd 3: file already closed").
+local PathError = kind("PathError", function(self)
+    return self.op .. " " .. self.path .. ": " .. tostring(self.err)
+end, { unwrap = unwrap_err })
+PathError.timeout = wrapped_timeout
+
+function _M.PathError(op, path, err)
+    return setmetatable({ op = op, path = path, err = err }, PathError)
+end
+
+-- Go's os.ErrClosed: a call on a file already closed.
+_M.ErrFileClosed = sentinel("file already closed")
+
 -- AddrError{err, addr}: a malformed address ("address 1.2.3.4: missing port in address").
 local AddrError = kind("AddrError", function(self)
     if self.addr and self.addr ~= "" then

@@ -18,10 +18,11 @@
 local lnet = require "lnet"
 local errors = require "lnet.errors"
 local lineedit = require "lnet.lineedit"
+local workers = require "lnet.workers"
 
 local stderr, stdout, stdin = io.stderr, io.stdout, io.stdin
 local loadstring, loadfile, tostring, type, select = loadstring, loadfile, tostring, type, select
-local pcall, ipairs, getmetatable, unpack, require = pcall, ipairs, getmetatable, unpack, require
+local pcall, ipairs, getmetatable, unpack, require, tonumber = pcall, ipairs, getmetatable, unpack, require, tonumber
 local concat = table.concat
 local getenv, open = os.getenv, io.open
 local jit_version = jit.version
@@ -95,8 +96,10 @@ end
 
 -- The options. Each lists its names; `arg` names its value if it takes one
 -- (the next word, or joined: -e'print(1)', --name=value); `set` records it
--- in the command. "--" and "-" end the options and are the parser's own.
--- A new option is one more entry here.
+-- in the command, or returns what is wrong with the value; `host` marks an
+-- option of the host process itself, which the copies --workers runs do
+-- not get. "--" and "-" end the options and are the parser's own. A new
+-- option is one more entry here.
 local options = {
     {
         "-e",
@@ -128,6 +131,19 @@ local options = {
         help = "show version information",
         set = function(cmd)
             cmd.version = true
+        end,
+    },
+    {
+        "--workers",
+        arg = "N",
+        host = true,
+        help = "run N copies of the script sharing its ports (0: one per core)",
+        set = function(cmd, n)
+            local count = n:match("^%d+$") and tonumber(n)
+            if count == nil or count > 4096 then
+                return ("'--workers' needs a number of workers (0 for one per core), got '%s'"):format(n)
+            end
+            cmd.workers = count
         end,
     },
     {
@@ -177,7 +193,7 @@ end
 -- The command line as a command: its steps and flags, and the index in argv
 -- of the script (nil if none); or nil and what is wrong.
 local function parse(argv)
-    local cmd = { steps = {} }
+    local cmd = { steps = {}, host_words = {} }
     local i = 1
     while argv[i] ~= nil do
         local word = argv[i]
@@ -192,6 +208,7 @@ local function parse(argv)
         if opt == nil or opt.set == nil then
             return nil, ("unrecognized option '%s'"):format(word)
         end
+        local first = i
         if opt.arg ~= nil and value == nil then
             i = i + 1
             value = argv[i]
@@ -199,7 +216,13 @@ local function parse(argv)
                 return nil, ("'%s' needs argument"):format(word)
             end
         end
-        opt.set(cmd, value)
+        local err = opt.set(cmd, value)
+        if err ~= nil then
+            return nil, err
+        end
+        for k = first, opt.host and i or first - 1 do
+            cmd.host_words[k] = true
+        end
         i = i + 1
     end
     if argv[i] ~= nil then
@@ -369,6 +392,31 @@ local function repl()
     end
 end
 
+-- --workers: the host supervises copies of its command line, less its own
+-- options (lnet.workers); it runs no script itself.
+local function supervise(argv, cmd)
+    local why
+    if cmd.script == nil and not cmd.exec then
+        why = "'--workers' needs a script (or -e) to run"
+    elseif cmd.script ~= nil and argv[cmd.script] == "-" then
+        why = "'--workers' cannot share stdin among the copies of a script read from it"
+    elseif cmd.interactive then
+        why = "'--workers' and '-i' do not go together"
+    end
+    if why ~= nil then
+        complain(why)
+        stderr:write(usage())
+        return 1
+    end
+    local copy = { argv[0] }
+    for i = 1, #argv do
+        if not cmd.host_words[i] then
+            copy[#copy + 1] = argv[i]
+        end
+    end
+    return workers.supervise(workers.count(cmd.workers), copy)
+end
+
 -- main(argv, libs): argv as C has it (argv[0] the host), libs the versions
 -- of the C libraries for -v. Returns the exit code.
 function _M.main(argv, libs)
@@ -381,6 +429,9 @@ function _M.main(argv, libs)
     if cmd.help then
         stdout:write(usage())
         return 0
+    end
+    if cmd.workers ~= nil then
+        return supervise(argv, cmd)
     end
     local list = { init_step() }
     for _, step in ipairs(cmd.steps) do

@@ -101,4 +101,21 @@ function _M.time()
     return C.lnet_time()
 end
 
+-- Socket control, fd handover and all the cores (issue 10).
+local file = require "lnet.file"
+local handover = require "lnet.handover"
+local worker = require "lnet.worker"
+
+_M.listen_config = listener.listen_config
+_M.new_file = file.new_file
+_M.file_conn = handover.file_conn
+_M.file_listener = handover.file_listener
+_M.file_packet_conn = handover.file_packet_conn
+_M.listeners_from_env = handover.listeners_from_env
+
+-- worker_id(): this copy's number (1..N) under `lnet --workers N`, else nil.
+function _M.worker_id()
+    return worker.id
+end
+
 return _M

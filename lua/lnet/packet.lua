@@ -15,6 +15,9 @@ local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local addr = require "lnet.addr"
 local conn = require "lnet.conn"
+local raw = require "lnet.raw"
+local file = require "lnet.file"
+local worker = require "lnet.worker"
 
 ffi.cdef [[
 struct lnet_packet;
@@ -28,13 +31,14 @@ int lnet_packet_sendto(struct lnet_packet *p, struct lnet_op *op, const char *bu
 int lnet_packet_connect(struct lnet_packet *p, const struct lnet_sockaddr *a);
 int lnet_packet_set_deadline(struct lnet_packet *p, int dirs, double t);
 int lnet_packet_fd(const struct lnet_packet *p);
+struct lnet_sock *lnet_packet_sock(struct lnet_packet *p);
 ]]
 
 local C, K = sys.C, sys.const
 local rbuf = sys.rbuf
 local ffi_string, ffi_gc, ffi_new = ffi.string, ffi.gc, ffi.new
 local band = bit.band
-local setmetatable, type, error, tostring = setmetatable, type, error, tostring
+local setmetatable, type, error, tostring, pairs = setmetatable, type, error, tostring, pairs
 local min = math.min
 local retry, check_ctx = sched.retry, sched.check_ctx
 local check_self, check_arg = errors.check_self, errors.check_arg
@@ -87,9 +91,11 @@ local function open(fd, spec, family, raddr)
     return self
 end
 
--- A socket for spec in family, with Go's options; returns the fd in an
--- int[1] (so it can be closed), or nil and the error.
-local function new_socket(spec, family, v6only)
+-- A socket for spec in family, with Go's options (and SO_REUSEPORT for a
+-- `lnet --workers` copy's UDP listener), then the control hook, if any,
+-- told address; returns the fd in an int[1] (so it can be closed), or nil
+-- and the error.
+local function new_socket(spec, family, v6only, control, address, listening)
     local fdp = ffi_new("int[1]", C.lnet_fd_socket(family, spec.socktype, spec.proto or 0))
     local fd = fdp[0]
     if fd < 0 then
@@ -102,9 +108,16 @@ local function new_socket(spec, family, v6only)
     if rc == 0 and family ~= K.AF_UNIX then
         rc = C.lnet_fd_setsockopt_int(fd, K.SOL_SOCKET, K.SO_BROADCAST, 1)
     end
-    if rc < 0 then
+    if rc == 0 and listening and spec.udp and worker.id ~= nil then
+        rc = C.lnet_fd_setsockopt_int(fd, K.SOL_SOCKET, K.SO_REUSEPORT, 1)
+    end
+    local err = rc < 0 and SyscallError("setsockopt", from_errno(-rc)) or nil
+    if err == nil and control ~= nil then
+        err = raw.run_hook(control, raw.hook_network(spec, family), tostring(address), fd)
+    end
+    if err ~= nil then
         C.lnet_fd_close(fdp)
-        return nil, SyscallError("setsockopt", from_errno(-rc))
+        return nil, err
     end
     return fdp
 end
@@ -124,16 +137,33 @@ local function bind(fdp, a, family)
     return err
 end
 
--- listen_packet(network, address): a PacketConn bound to address, or nil
--- and an OpError. A wildcard "udp" address is a dual-stack [::] socket.
-function _M.listen_packet(network, address)
+-- The options of listen_packet: {control = fn} (the hook, as a listen
+-- config's); anything else raises.
+local function control_of(opts)
+    if opts == nil then
+        return nil
+    end
+    check_arg(opts, "table", 3, "listen_packet", 2)
+    for k in pairs(opts) do
+        if k ~= "control" then
+            error(("bad option '%s' to 'listen_packet' (unknown option)"):format(tostring(k)), 3)
+        end
+    end
+    return raw.check_hook(opts.control, "listen_packet", 2) -- a tail call: listen_packet is next
+end
+
+-- listen_packet(network, address [, opts]): a PacketConn bound to address,
+-- or nil and an OpError. A wildcard "udp" address is a dual-stack [::]
+-- socket. opts: {control = fn}.
+function _M.listen_packet(network, address, opts)
     check_arg(network, "string", 1, "listen_packet")
+    local control = control_of(opts)
     local spec, a = addr.listen_target(network, address, true)
     if spec == nil then
         return nil, a
     end
     local family, v6only = addr.listen_family(spec, a)
-    local fdp, err = new_socket(spec, family, v6only)
+    local fdp, err = new_socket(spec, family, v6only, control, a, true)
     err = err or bind(fdp, a, family)
     if err ~= nil then
         return nil, OpError("listen", network, nil, a, err)
@@ -146,13 +176,14 @@ function _M.listen_packet(network, address)
     return c
 end
 
--- dial's hook for packet networks, with dial.lua's connect signature: a
+-- dial's hook for packet networks, with dial.lua's connect signature (d
+-- the dialer, whose control hook runs before the bind and the connect): a
 -- connected PacketConn, or nil and the error. connect(2) on a datagram
 -- socket only fixes the peer, so there is nothing to wait for and the
 -- deadline and ctx that bound a stream connect have nothing to bound.
-function _M.connect(_, spec, a, local_addr)
+function _M.connect(d, spec, a, local_addr)
     local family = addr.dial_family(spec, a, local_addr)
-    local fdp, err = new_socket(spec, family, spec.v == 6)
+    local fdp, err = new_socket(spec, family, spec.v == 6, d.control, a, false)
     if fdp == nil then
         return nil, err
     end
@@ -377,6 +408,38 @@ end
 conn.add_setters(PacketConn, function(self, fname)
     check_self(self, PacketConn, "packet conn", fname)
 end)
+
+-- syscall_conn(): the raw socket (lnet.raw), Go's SyscallConn.
+function PacketConn:syscall_conn()
+    check_self(self, PacketConn, "packet conn", "syscall_conn")
+    return raw.new(self, C.lnet_packet_sock(self.p), self.net, self.laddr, self.raddr)
+end
+
+-- file(): a file object holding a dup of the socket (Go's File), or nil
+-- and an OpError ("file").
+function PacketConn:file()
+    check_self(self, PacketConn, "packet conn", "file")
+    local fd = C.lnet_packet_fd(self.p)
+    local f, err = nil, ErrClosed
+    if fd >= 0 then
+        f, err = file.dup(fd, file.name_of(self.net, self.laddr, self.raddr))
+    end
+    if f == nil then
+        return nil, self:op_error("file", err)
+    end
+    return f
+end
+
+-- from_fd(fd, spec, family): a PacketConn over a datagram or raw socket
+-- that came from elsewhere (lnet.file_packet_conn), connected or not as
+-- the kernel says; nil and the error if the core cannot take it.
+function _M.from_fd(fd, spec, family)
+    local c, err = open(fd, spec, family)
+    if c ~= nil and C.lnet_fd_peername(fd, sa) == 0 then
+        c.raddr = addr_of(sa, spec.name)
+    end
+    return c, err
+end
 
 function PacketConn:__tostring()
     check_self(self, PacketConn, "packet conn", "tostring")

@@ -21,6 +21,7 @@ local sys = require "lnet.sys"
 local sched = require "lnet.sched"
 local errors = require "lnet.errors"
 local conn = require "lnet.conn"
+local file = require "lnet.file"
 local signals = require "lnet.signals"
 
 ffi.cdef [[
@@ -69,19 +70,9 @@ local MODES = { inherit = C.LNET_STDIO_INHERIT, null = C.LNET_STDIO_NULL, pipe =
 
 local _M = {}
 
--- PathError{op, path, err}: Go's os.PathError, what a failed start is
--- ("fork/exec /nonexistent: no such file or directory").
-local PathError = errors.kind("PathError", function(self)
-    return self.op .. " " .. self.path .. ": " .. tostring(self.err)
-end, {
-    unwrap = function(self)
-        return self.err
-    end,
-})
-
-function _M.PathError(op, path, err)
-    return setmetatable({ op = op, path = path, err = err }, PathError)
-end
+-- Go's os.PathError (lnet.errors): what a failed start is ("fork/exec
+-- /nonexistent: no such file or directory").
+_M.PathError = errors.PathError
 
 -- Go's os.ErrProcessDone: a kill after the child was reaped. It unwraps to
 -- ESRCH, which is what kill(2) would say, had the pid not been reused.
@@ -150,9 +141,9 @@ local function string_array(t, field)
     return arr, n
 end
 
--- The fd of an extra file: a number, or an lnet conn, packet conn or
--- listener (which keep it: the child gets a copy); nil and an error when
--- that is closed.
+-- The fd of an extra file: a number, or an lnet file, conn, packet conn
+-- or listener (which keep it: the child gets a copy); nil and an error
+-- when that is closed.
 local function fd_of(v, i)
     if type(v) == "number" and v >= 0 and v % 1 == 0 then
         return v
@@ -160,6 +151,8 @@ local function fd_of(v, i)
     local fd
     if conn.is_conn(v) then
         fd = C.lnet_conn_fd(v)
+    elseif file.is_file(v) then
+        fd = v:fd()
     elseif type(v) == "table" then
         if istype("struct lnet_listener *", v.l) then
             fd = C.lnet_listener_fd(v.l)
@@ -168,7 +161,7 @@ local function fd_of(v, i)
         end
     end
     if fd == nil then
-        error("bad field 'extra_files' to 'spawn' (fd, conn or listener expected at " .. i .. ", got " ..
+        error("bad field 'extra_files' to 'spawn' (fd, file, conn or listener expected at " .. i .. ", got " ..
             type(v) .. ")", 4)
     end
     if fd < 0 then

@@ -71,7 +71,17 @@ int lnet_fd_peername(int fd, struct lnet_sockaddr *a);
 int lnet_fd_setsockopt_int(int fd, int level, int name, int value);
 int lnet_fd_getsockopt_int(int fd, int level, int name, int *value);
 int lnet_fd_count(void);
+int lnet_fd_dup(int fd);
+int lnet_fd_adopt(int fd);
 int lnet_sockopt_linger(int fd, int sec);
+int lnet_sockopt_get_linger(int fd, int *sec);
+int lnet_sockopt_keepalive(int fd, int on, int idle, int interval, int count);
+int lnet_sockopt_set(int fd, int level, int name, const void *val, unsigned len);
+int lnet_sockopt_get(int fd, int level, int name, void *val, unsigned *len);
+
+struct lnet_sock;
+int lnet_sock_fd(const struct lnet_sock *s);
+int lnet_sock_ready(struct lnet_sock *s, struct lnet_op *op, int dir, int tried);
 int lnet_sockopt_unsent(int fd);
 
 struct lnet_conn *lnet_conn_open(struct lnet_loop *loop, int fd, int net);
@@ -88,6 +98,7 @@ int lnet_conn_connect(struct lnet_conn *c, struct lnet_op *op, const struct lnet
 int lnet_conn_shutdown(struct lnet_conn *c, int dir);
 int lnet_conn_set_deadline(struct lnet_conn *c, int dirs, double t);
 int lnet_conn_fd(const struct lnet_conn *c);
+struct lnet_sock *lnet_conn_sock(struct lnet_conn *c);
 
 int lnet_stdfd_open(int fd);
 
@@ -100,6 +111,7 @@ int lnet_listener_close(struct lnet_listener *l);
 int lnet_listener_accept(struct lnet_listener *l, struct lnet_op *op, struct lnet_sockaddr *peer);
 int lnet_listener_set_deadline(struct lnet_listener *l, double t);
 int lnet_listener_fd(const struct lnet_listener *l);
+struct lnet_sock *lnet_listener_sock(struct lnet_listener *l);
 
 struct lnet_ares;
 struct lnet_ares_lookup;
@@ -246,6 +258,21 @@ for _, e in ipairs(core.errno) do
     errors.define_errno(e[1], e[2], e[3])
 end
 
+local ECLOSED, EDEADLINE = -core.codes.ECLOSED, -core.codes.EDEADLINE
+local ErrClosed, ErrDeadlineExceeded = errors.ErrClosed, errors.ErrDeadlineExceeded
+local SyscallError, from_errno = errors.SyscallError, errors.from_errno
+
+-- code_error(code, syscall): the error a negative core code stands for;
+-- errnos name their syscall.
+local function code_error(code, syscall)
+    if code == ECLOSED then
+        return ErrClosed
+    elseif code == EDEADLINE then
+        return ErrDeadlineExceeded
+    end
+    return SyscallError(syscall, from_errno(-code))
+end
+
 local _M = {
     check_layout = check_layout,
     C = C,
@@ -253,6 +280,7 @@ local _M = {
     rbuf = C.lnet_loop_rbuf(loop),
     codes = core.codes, -- lnet's own codes, positive
     const = core.const, -- socket constants of this platform
+    code_error = code_error,
 }
 
 return _M
