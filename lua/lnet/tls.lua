@@ -814,10 +814,12 @@ function _M.server(c, opts)
     return wrap(cfg, c, nil, opts, false, "server")
 end
 
-local DIAL_EXTRA = { timeout = true, deadline = true, local_addr = true, resolver = true }
+local DIAL_EXTRA = { timeout = true, deadline = true, local_addr = true, resolver = true, keepalive = true,
+                     keepalive_config = true, control = true }
 
 -- dial(network, address, opts [, ctx]): Go's tls.DialWithDialer: dials (with
--- opts' timeout, deadline, local_addr, resolver as lnet.dialer's), then the
+-- opts' timeout, deadline, local_addr, resolver, keepalive,
+-- keepalive_config and control as lnet.dialer's), then the
 -- handshake, the whole bounded by ctx and the timeout. server_name defaults
 -- to address's host. The conn, or nil and the error (the conn closed).
 function _M.dial(network, address, opts, ctx)
@@ -859,7 +861,8 @@ function _M.dial(network, address, opts, ctx)
             end
         end
     end
-    local d = dial.dialer({ local_addr = opts.local_addr, resolver = opts.resolver })
+    local d = dial.dialer({ local_addr = opts.local_addr, resolver = opts.resolver, keepalive = opts.keepalive,
+                            keepalive_config = opts.keepalive_config, control = opts.control })
     local c, t
     c, err = d:dial(network, address, ctx)
     if c ~= nil then
