@@ -31,7 +31,6 @@ static void set_int(lua_State *L, const char *name, lua_Integer v) {
 }
 
 static void push_errno_table(lua_State *L) {
-    int i = 0;
     lua_newtable(L);
 #define X(name, msg)                                                                               \
     lua_createtable(L, 3, 0);                                                                      \
@@ -41,7 +40,7 @@ static void push_errno_table(lua_State *L) {
     lua_rawseti(L, -2, 2);                                                                         \
     lua_pushstring(L, msg);                                                                        \
     lua_rawseti(L, -2, 3);                                                                         \
-    lua_rawseti(L, -2, ++i);
+    lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
     LNET_ERRNO_MAP(X)
 #undef X
 }

@@ -36,7 +36,8 @@ static void make_cert(char *cert_path, char *key_path) {
     X509_gmtime_adj(X509_getm_notBefore(x), -60);
     X509_gmtime_adj(X509_getm_notAfter(x), 86400);
     X509_set_pubkey(x, key);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"a.test", -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"a.test", -1, -1,
+                               0);
     X509_set_issuer_name(x, name);
     X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
     san = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:a.test");
