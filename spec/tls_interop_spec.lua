@@ -1,7 +1,8 @@
 -- lnet.tls against peers no one here wrote (issue 12): our client against
 -- `openssl s_server` and nginx, our server against `openssl s_client` and
--- `curl --cacert`, TLS 1.2 and 1.3, ALPN, SNI, and a wrong name that fails
--- verification in Go's words. Certificates are made for the run by the
+-- `curl --cacert`, TLS 1.2 and 1.3, ALPN, SNI, a wrong name that fails
+-- verification in Go's words, and lnet.proto.http over TLS both ways.
+-- Certificates are made for the run by the
 -- openssl command (spec/tls_support.lua); .ci/setup installs openssl,
 -- nginx-light and curl; each peer runs on a free loopback port and is
 -- stopped after its test.
@@ -224,6 +225,76 @@ http {
         assert.is_nil(bad)
         assert.are.equal("x509: certificate is valid for a.test, localhost, not c.test", tostring(err))
         stop()
+    end)
+
+    it("answers lnet.proto.http over https: http.request by URL, and a kept-alive client on a TLS conn", function()
+        local http = require "lnet.proto.http"
+        local address, stop = nginx()
+        local port = address:match(":(%d+)$")
+        local res = assert(http.request("https://localhost:" .. port .. "/", { ca_file = certs.ca, timeout = 5 }))
+        assert.are.equal(200, res.status)
+        assert.are.equal("hello from a.test\n", res.body)
+        -- Not trusted without the test CA: the handshake's verify error.
+        local bad, err = http.request("https://localhost:" .. port .. "/", { timeout = 5 })
+        assert.is_nil(bad)
+        assert.truthy(errors.as(err, "TLSError"), tostring(err))
+        -- Two requests on one TLS conn, by SNI b.test.
+        local c = assert(tls.dial("tcp", address, client_opts({ server_name = "b.test", alpn = { "http/1.1" } })))
+        local cl = http.client(c, { host = "b.test" })
+        for _ = 1, 2 do
+            res = assert(cl:request({ path = "/" }, nil))
+            assert.are.equal("hello from b.test\n", res.body)
+        end
+        cl:close()
+        stop()
+    end)
+end)
+
+describe("our HTTP server over TLS against curl", function()
+    it("lnet.serve and http.server serve a TLS listener; bufio reads TLS conns", function()
+        local http = require "lnet.proto.http"
+        local ln = assert(tls.listen("tcp", "127.0.0.1:0", server_opts("a", { alpn = { "http/1.1" } })))
+        local srv = http.server(function(req)
+            local body = assert(req:read_body())
+            return 200, req.method .. " " .. req.path .. " " .. #body .. "\n"
+        end)
+        local ctx, shut = lnet.context.with_cancel(lnet.context.background())
+        local task = lnet.go(function()
+            return srv:serve(ln, ctx, 1)
+        end)
+        local port = tostring(ln:addr()):match(":(%d+)$")
+        local url = "https://a.test:" .. port
+        -- Keep-alive over one TLS conn, and a chunked upload.
+        local code, out, err = support.run({ "curl", "-sS", "--cacert", certs.ca, "--resolve",
+            "a.test:" .. port .. ":127.0.0.1", "--http1.1", url .. "/one", url .. "/two",
+            "-H", "Transfer-Encoding: chunked", "--data-binary", "chunked body" }, { env = peer_env() })
+        assert.are.equal(0, code, err)
+        assert.are.equal("POST /one 12\nPOST /two 12\n", out)
+        shut()
+        assert.is_true(task:join())
+
+        -- lnet.serve over a TLS listener, lines read with bufio on each TLS conn.
+        local ln2 = assert(tls.listen("tcp", "127.0.0.1:0", server_opts("a")))
+        local served = lnet.go(lnet.serve, ln2, function(c)
+            local r, w = lnet.bufio.reader(c), lnet.bufio.writer(c)
+            while true do
+                local line = r:read_line()
+                if line == nil then
+                    break
+                end
+                w:write(line:upper(), "\n")
+                assert(w:flush())
+            end
+        end)
+        local c = assert(tls.dial("tcp", tostring(ln2:addr()), client_opts({ server_name = "a.test" })))
+        local r = lnet.bufio.reader(c)
+        for i = 1, 3 do
+            assert(c:write("line " .. i .. "\r\n"))
+            assert.are.equal("LINE " .. i, r:read_line())
+        end
+        c:close()
+        ln2:close()
+        assert.is_true(served:join())
     end)
 end)
 

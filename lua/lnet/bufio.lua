@@ -44,8 +44,8 @@ void *memmem(const void *haystack, size_t hl, const void *needle, size_t nl);
 local C = sys.C
 local memchr, memmem = ffi.C.memchr, ffi.C.memmem
 local cast, ffi_string, ffi_new = ffi.cast, ffi.string, ffi.new
-local setmetatable, getmetatable, type, error, tonumber, tostring, select =
-    setmetatable, getmetatable, type, error, tonumber, tostring, select
+local setmetatable, getmetatable, type, error, tonumber, tostring, select, pcall =
+    setmetatable, getmetatable, type, error, tonumber, tostring, select, pcall
 local floor, huge, min, max = math.floor, math.huge, math.min, math.max
 local byte = string.byte
 local retry, check_ctx, self_task = sched.retry, sched.check_ctx, sched.self_task
@@ -121,6 +121,24 @@ local function take_opts(r, opts, n, fname)
     r.keep = opts.keep_eol == true
 end
 
+-- Anything else a reader reads or a writer writes has the method: a table
+-- (a pipe end) or cdata of a metatype (a TLS conn).
+local function index(v, name)
+    return v[name]
+end
+
+local function has_method(v, name)
+    local kind = type(v)
+    if kind == "table" then
+        return type(v[name]) == "function"
+    end
+    if kind ~= "cdata" then
+        return false
+    end
+    local ok, f = pcall(index, v, name)
+    return ok and type(f) == "function"
+end
+
 -- Reader ----------------------------------------------------------------
 
 local Reader = {}
@@ -131,7 +149,7 @@ Reader.__index = Reader
 -- left, or for what the call in hand still needs if that is more.
 function _M.reader(src, size)
     local core = is_conn(src) and src or nil
-    if core == nil and (type(src) ~= "table" or type(src.read) ~= "function") then
+    if core == nil and not has_method(src, "read") then
         error("bad argument #1 to 'reader' (conn expected, got " .. type(src) .. ")", 2)
     end
     return setmetatable({
@@ -558,7 +576,7 @@ Writer.__index = Writer
 -- 4096) are pending.
 function _M.writer(dst, size)
     local core = is_conn(dst) and dst or nil
-    if core == nil and (type(dst) ~= "table" or type(dst.write) ~= "function") then
+    if core == nil and not has_method(dst, "write") then
         error("bad argument #1 to 'writer' (conn expected, got " .. type(dst) .. ")", 2)
     end
     return setmetatable({

@@ -333,6 +333,18 @@ function Handlers:drain(grace)
     return nil, err
 end
 
+-- serve takes any listener, as Go's Serve takes the net.Listener interface:
+-- ours, a TLS listener, or any object whose accept(ctx) returns conns and
+-- whose close() ends a pending accept with ErrClosed.
+local function check_listener(ln)
+    if getmetatable(ln) == Listener then
+        return
+    end
+    if not (type(ln) == "table" and type(ln.accept) == "function" and type(ln.close) == "function") then
+        check_self(ln, Listener, "listener", "serve")
+    end
+end
+
 -- serve(ln, handler [, ctx [, grace]]): accepts until ln is closed or ctx is
 -- done, each conn served by handler(conn, ctx) in its own task and closed
 -- when the handler ends. With a ctx, its cancellation is a graceful
@@ -342,7 +354,7 @@ end
 -- Handlers that pass ctx to their reads stop when idle and finish what they
 -- have read. Returns true, or nil and the accept (or grace) error.
 function _M.serve(ln, handler, ctx, grace)
-    check_self(ln, Listener, "listener", "serve")
+    check_listener(ln)
     check_arg(handler, "function", 2, "serve")
     check_ctx(ctx, 3, "serve")
     if type(grace) ~= "number" then

@@ -4,7 +4,8 @@
 --   client(conn [, opts]) -> cl
 --   cl:request{method, path, headers, body, stream} [, ctx] -> res | nil, err
 --   cl:close()
---   request(url [, opts]) -> res | nil, err     dial, one request, close
+--   request(url [, opts]) -> res | nil, err     dial (http or https), one
+--                                               request, close
 --
 -- res: status, reason, version, headers (lower-case names), header_list,
 -- body (a string; with stream = true, nil, and res:read / res:read_all
@@ -183,23 +184,33 @@ function Client:close()
     return self.conn:close()
 end
 
--- request(url [, opts]): "http://host[:port]/path"; opts: method, headers,
--- body, timeout (seconds, for all of it), and the limits.
+-- request(url [, opts]): "http://host[:port]/path" or "https://...";
+-- opts: method, headers, body, timeout (seconds, for all of it), the
+-- limits, and for https lnet.tls's ca_file, ca_path, verify and
+-- server_name (the URL's host by default).
 function _M.request(url, opts)
     opts = opts or {}
-    local host, path = url:match("^[hH][tT][tT][pP]://([^/]+)(.*)$")
-    if host == nil then
+    local scheme, host, path = url:match("^(%a+)://([^/]+)(.*)$")
+    scheme = scheme and lower(scheme)
+    local port = scheme == "http" and 80 or scheme == "https" and 443 or nil
+    if port == nil then
         return nil, errors.ParseError({ type = "URL", text = url, msg = "unsupported URL " .. url })
     end
     local address = host
     if not (host:find("^%[.*%]:%d+$") or host:find("^[^:]*:%d+$")) then
-        address = host .. ":80"
+        address = host .. ":" .. port
     end
     local ctx, cancel
     if opts.timeout then
         ctx, cancel = lnet.context.with_timeout(lnet.context.background(), opts.timeout)
     end
-    local c, err = lnet.dial("tcp", address, ctx)
+    local c, err
+    if scheme == "https" then
+        c, err = require("lnet.tls").dial("tcp", address, { alpn = { "http/1.1" }, ca_file = opts.ca_file,
+            ca_path = opts.ca_path, verify = opts.verify, server_name = opts.server_name }, ctx)
+    else
+        c, err = lnet.dial("tcp", address, ctx)
+    end
     if c == nil then
         if cancel then
             cancel()
