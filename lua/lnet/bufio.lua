@@ -333,51 +333,46 @@ function Reader:read_until(delim, opts, ctx)
     return until_step(self, ctx, nil, false)
 end
 
--- read_exact(n [, ctx]): exactly n bytes (Go's io.ReadFull); nil, EOF when
--- none came, nil, ErrUnexpectedEOF when some (they stay buffered).
-local EXACT_CALL
-local function exact_step(r, ctx, n, eof)
-    local buf = r.buf
-    local len = #buf
-    if len >= n then
-        r.scanned = 0
-        return buf:get(n)
-    elseif eof then
-        return nil, len == 0 and EOF or ErrUnexpectedEOF
+-- A step that waits until n bytes are buffered, then returns take(r, n);
+-- at end of stream nil, EOF when none came, nil, ErrUnexpectedEOF when some
+-- (they stay buffered).
+local function n_bytes_step(take)
+    local call
+    local function step(r, ctx, n, eof)
+        local len = #r.buf
+        if len >= n then
+            return take(r, n)
+        elseif eof then
+            return nil, len == 0 and EOF or ErrUnexpectedEOF
+        end
+        want(r, len, n, huge)
+        return fill(r, call, ctx, n)
     end
-    want(r, len, n, huge)
-    return fill(r, EXACT_CALL, ctx, n)
-end
-EXACT_CALL = call_kind(exact_step)
-
-function Reader:read_exact(n, ctx)
-    check_reader(self, "read_exact")
-    n = count_arg(n, 1, "read_exact")
-    check_ctx(ctx, 2, "read_exact")
-    return exact_step(self, ctx, n, false)
+    call = call_kind(step)
+    return step
 end
 
--- peek(n [, ctx]): the next n bytes, left in the buffer; at end of stream
--- as read_exact.
-local PEEK_CALL
-local function peek_step(r, ctx, n, eof)
-    local p, len = r.buf:ref()
-    if len >= n then
-        return ffi_string(p, n)
-    elseif eof then
-        return nil, len == 0 and EOF or ErrUnexpectedEOF
+-- The method fname(n [, ctx]) that runs step for n bytes.
+local function n_bytes_method(fname, step)
+    return function(self, n, ctx)
+        check_reader(self, fname)
+        n = count_arg(n, 1, fname)
+        check_ctx(ctx, 2, fname)
+        return step(self, ctx, n, false)
     end
-    want(r, len, n, huge)
-    return fill(r, PEEK_CALL, ctx, n)
 end
-PEEK_CALL = call_kind(peek_step)
 
-function Reader:peek(n, ctx)
-    check_reader(self, "peek")
-    n = count_arg(n, 1, "peek")
-    check_ctx(ctx, 2, "peek")
-    return peek_step(self, ctx, n, false)
-end
+-- read_exact(n [, ctx]): exactly n bytes (Go's io.ReadFull).
+Reader.read_exact = n_bytes_method("read_exact", n_bytes_step(function(r, n)
+    r.scanned = 0
+    return r.buf:get(n)
+end))
+
+-- peek(n [, ctx]): the next n bytes, left in the buffer.
+Reader.peek = n_bytes_method("peek", n_bytes_step(function(r, n)
+    local p = r.buf:ref()
+    return ffi_string(p, n)
+end))
 
 -- discard(n [, ctx]): skips n bytes, reading as needed: n; or the count
 -- skipped and the error that stopped it (EOF at end of stream).
