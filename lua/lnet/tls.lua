@@ -609,41 +609,35 @@ function Tls:write(s, ctx)
     return retry(WRITE_CALL, self, ctx, s)
 end
 
+-- The method fname([ctx]) that waits for the core call f(self, op) to end:
+-- true, or nil and the error (named for the side: read, write, close).
+local function wait_done_method(fname, side, f)
+    local call = { f, function(self, rc, err)
+        if rc == 0 then
+            return true
+        end
+        return nil, fail_error(self, side, rc, err)
+    end }
+    return function(self, ctx)
+        check_tls(self, fname)
+        check_ctx(ctx, 1, fname)
+        return retry(call, self, ctx)
+    end
+end
+
 -- handshake([ctx]): true once the handshake is done (at once if it is);
 -- nil, err if it failed (and every call on the conn fails the same way from
 -- then on). Waits under the read deadline and ctx.
-local HANDSHAKE_CALL = { function(self, op)
+Tls.handshake = wait_done_method("handshake", "read", function(self, op)
     return C.lnet_tls_handshake(self, op)
-end, function(self, rc, err)
-    if rc == 0 then
-        return true
-    end
-    return nil, fail_error(self, "read", rc, err)
-end }
-
-function Tls:handshake(ctx)
-    check_tls(self, "handshake")
-    check_ctx(ctx, 1, "handshake")
-    return retry(HANDSHAKE_CALL, self, ctx)
-end
+end)
 
 -- close_write([ctx]): sends close_notify (after the writes in flight) and
 -- shuts the socket's write side; the peer's reads then end with EOF, and
 -- this end still reads. Before the handshake it is Go's error.
-local CLOSE_WRITE_CALL = { function(self, op)
+Tls.close_write = wait_done_method("close_write", "close", function(self, op)
     return C.lnet_tls_close_write(self, op)
-end, function(self, rc, err)
-    if rc == 0 then
-        return true
-    end
-    return nil, fail_error(self, "close", rc, err)
-end }
-
-function Tls:close_write(ctx)
-    check_tls(self, "close_write")
-    check_ctx(ctx, 1, "close_write")
-    return retry(CLOSE_WRITE_CALL, self, ctx)
-end
+end)
 
 -- close(): sends close_notify if the socket takes it at once (never waits),
 -- closes the conn (waking every call) and frees the TLS state.
