@@ -198,23 +198,14 @@ local function new_toxic(spec)
     if def == nil then
         return nil, cerr.new("invalid_type", "unknown udp toxic type " .. tostring(spec.type))
     end
-    local x = { type = spec.type, def = def, stream = "up", a = {} }
-    for _, at in ipairs(def.attrs) do
-        x.a[at.name] = at.default
-    end
+    local x = { type = spec.type, def = def, stream = "up", a = toxics.defaults(def) }
     if spec.stream ~= nil then
         x.stream = toxics.STREAMS[spec.stream]
         if x.stream == nil then
             return nil, cerr.new("invalid_stream", "stream must be up, down or both, got " .. tostring(spec.stream))
         end
     end
-    local attrs = {}
-    for k, v in pairs(spec) do
-        if not COMMON[k] then
-            attrs[k] = v
-        end
-    end
-    local err = toxics.check_attrs(def, attrs, x.a, false)
+    local err = toxics.check_attrs(def, toxics.spec_attrs(spec, COMMON), x.a, false)
     if err ~= nil then
         return nil, err
     end
