@@ -48,7 +48,7 @@ local setmetatable, getmetatable, type, error, tonumber, tostring, select =
     setmetatable, getmetatable, type, error, tonumber, tostring, select
 local floor, huge, min, max = math.floor, math.huge, math.min, math.max
 local byte = string.byte
-local retry, check_ctx, self_task = sched.retry, sched.check_ctx, sched.self_task
+local retry, check_ctx, self_task, trailing_ctx = sched.retry, sched.check_ctx, sched.self_task, sched.trailing_ctx
 local is_conn, is_buffer, code_error = conn.is_conn, conn.is_buffer, conn.code_error
 local check_self, EOF = errors.check_self, errors.EOF
 local Context = sched.Context
@@ -723,13 +723,7 @@ end
 -- still pending).
 function Writer:write(...)
     check_writer(self, "write")
-    local n = select("#", ...)
-    local ctx = n > 0 and select(n, ...) or nil
-    if is_ctx(ctx) then
-        n = n - 1
-    else
-        ctx = nil
-    end
+    local n, ctx = trailing_ctx(...)
     local total = 0
     for i = 1, n do
         total = total + add(self, (select(i, ...)), i)
