@@ -25,6 +25,7 @@ local errors = require "lnet.errors"
 local sched = require "lnet.sched"
 local bufio = require "lnet.bufio"
 local ProtocolError = require("lnet.proto.errors").ProtocolError
+local dial_server = require("lnet.proto.dial").server
 
 local setmetatable, getmetatable, type, error, tostring, tonumber, ipairs =
     setmetatable, getmetatable, type, error, tostring, tonumber, ipairs
@@ -59,7 +60,7 @@ end
 
 function _M.connect(address, opts)
     opts = opts or {}
-    local c, err = lnet.dial(find(address, "/", 1, true) and "unix" or "tcp", address, { timeout = opts.timeout })
+    local c, err = dial_server(address, opts.timeout)
     if c == nil then
         return nil, err
     end

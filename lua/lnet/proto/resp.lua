@@ -36,6 +36,7 @@ local sched = require "lnet.sched"
 local conn = require "lnet.conn"
 local bufio = require "lnet.bufio"
 local ProtocolError = require("lnet.proto.errors").ProtocolError
+local dial_server = require("lnet.proto.dial").server
 
 local setmetatable, type, error, tostring, tonumber, select, pairs =
     setmetatable, type, error, tostring, tonumber, select, pairs
@@ -127,7 +128,7 @@ end
 -- and makes a client; opts as client's, plus timeout (the dial's).
 function _M.connect(address, opts)
     opts = opts or {}
-    local c, err = lnet.dial(find(address, "/", 1, true) and "unix" or "tcp", address, { timeout = opts.timeout })
+    local c, err = dial_server(address, opts.timeout)
     if c == nil then
         return nil, err
     end
