@@ -26,6 +26,7 @@ local dial = require "lnet.dial"
 local listener = require "lnet.listener"
 local context = require "lnet.context"
 local process = require "lnet.process"
+local memo = require "lnet.memo"
 
 local C = sys.C
 local rbuf = sys.rbuf
@@ -483,10 +484,9 @@ end
 
 -- Configs by their settings: conns made with the same settings (each
 -- accept of a server, each dial of a client) share one OpenSSL context.
--- At most CONFIGS_MAX are kept; past that the table starts over (the conns
--- of a dropped config keep it alive in the core).
+-- At most CONFIGS_MAX are kept (lnet.memo); the conns of a dropped config
+-- keep it alive in the core.
 local CONFIGS_MAX = 64
-local configs, nconfigs = {}, 0
 
 local function config_key(opts, role)
     local ciphers = opts.ciphers and concat(opts.ciphers, ":") or ""
@@ -496,22 +496,12 @@ local function config_key(opts, role)
         opts.keylog_file or "", alpn }, "\0")
 end
 
+local configs = memo.new(CONFIGS_MAX, function(_, opts, role)
+    return build_config(opts, role)
+end)
+
 local function config_for(opts, role)
-    local key = config_key(opts, role)
-    local cfg = configs[key]
-    if cfg ~= nil then
-        return cfg
-    end
-    local err
-    cfg, err = build_config(opts, role)
-    if cfg == nil then
-        return nil, err
-    end
-    if nconfigs >= CONFIGS_MAX then
-        configs, nconfigs = {}, 0
-    end
-    configs[key], nconfigs = cfg, nconfigs + 1
-    return cfg
+    return configs(config_key(opts, role), opts, role)
 end
 
 ---------------------------------------------------------------------------
