@@ -107,6 +107,16 @@ local function size_arg(size, fname)
     return floor(size)
 end
 
+-- The core conn under a reader's source or a writer's destination (v, when
+-- v is a conn), or nil for any other table with the method fname calls.
+local function endpoint_arg(v, method, fname)
+    local core = is_conn(v) and v or nil
+    if core == nil and (type(v) ~= "table" or type(v[method]) ~= "function") then
+        error("bad argument #1 to '" .. fname .. "' (conn expected, got " .. type(v) .. ")", 3)
+    end
+    return core
+end
+
 -- opts {max, keep_eol} at argument n: sets the reader's call state.
 local function take_opts(r, opts, n, fname)
     if opts == nil then
@@ -130,13 +140,9 @@ Reader.__index = Reader
 -- buffer (default 4096; 65536 suits bulk data): a read asks for the room
 -- left, or for what the call in hand still needs if that is more.
 function _M.reader(src, size)
-    local core = is_conn(src) and src or nil
-    if core == nil and (type(src) ~= "table" or type(src.read) ~= "function") then
-        error("bad argument #1 to 'reader' (conn expected, got " .. type(src) .. ")", 2)
-    end
     return setmetatable({
         src = src,
-        core = core,
+        core = endpoint_arg(src, "read", "reader"),
         buf = buffer.new(),
         size = size_arg(size, "reader"),
         want = 0, -- what the read in hand asks for
@@ -552,13 +558,9 @@ Writer.__index = Writer
 -- writer(conn [, size]): write flushes by itself once size bytes (default
 -- 4096) are pending.
 function _M.writer(dst, size)
-    local core = is_conn(dst) and dst or nil
-    if core == nil and (type(dst) ~= "table" or type(dst.write) ~= "function") then
-        error("bad argument #1 to 'writer' (conn expected, got " .. type(dst) .. ")", 2)
-    end
     return setmetatable({
         dst = dst,
-        core = core,
+        core = endpoint_arg(dst, "write", "writer"),
         buf = buffer.new(),
         segs = {},
         nseg = 0,
