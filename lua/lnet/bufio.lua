@@ -48,7 +48,7 @@ local setmetatable, getmetatable, type, error, tonumber, tostring, select, pcall
     setmetatable, getmetatable, type, error, tonumber, tostring, select, pcall
 local floor, huge, min, max = math.floor, math.huge, math.min, math.max
 local byte = string.byte
-local retry, check_ctx, self_task = sched.retry, sched.check_ctx, sched.self_task
+local retry, check_ctx, self_task, trailing_ctx = sched.retry, sched.check_ctx, sched.self_task, sched.trailing_ctx
 local is_conn, is_buffer, code_error = conn.is_conn, conn.is_buffer, conn.code_error
 local check_self, EOF = errors.check_self, errors.EOF
 local Context = sched.Context
@@ -107,20 +107,6 @@ local function size_arg(size, fname)
     return floor(size)
 end
 
--- opts {max, keep_eol} at argument n: sets the reader's call state.
-local function take_opts(r, opts, n, fname)
-    if opts == nil then
-        r.max, r.keep = DEFAULT_MAX, false
-        return
-    end
-    if type(opts) ~= "table" then
-        error(("bad argument #%d to '%s' (table or context expected, got %s)"):format(n, fname, type(opts)), 3)
-    end
-    local m = opts.max
-    r.max = m == nil and DEFAULT_MAX or count_arg(m, n, fname)
-    r.keep = opts.keep_eol == true
-end
-
 -- Anything else a reader reads or a writer writes has the method: a table
 -- (a pipe end) or cdata of a metatype (a TLS conn).
 local function index(v, name)
@@ -139,6 +125,30 @@ local function has_method(v, name)
     return ok and type(f) == "function"
 end
 
+-- The core conn under a reader's source or a writer's destination (v, when
+-- v is a conn), or nil for anything else with the method fname calls.
+local function endpoint_arg(v, method, fname)
+    local core = is_conn(v) and v or nil
+    if core == nil and not has_method(v, method) then
+        error("bad argument #1 to '" .. fname .. "' (conn expected, got " .. type(v) .. ")", 3)
+    end
+    return core
+end
+
+-- opts {max, keep_eol} at argument n: sets the reader's call state.
+local function take_opts(r, opts, n, fname)
+    if opts == nil then
+        r.max, r.keep = DEFAULT_MAX, false
+        return
+    end
+    if type(opts) ~= "table" then
+        error(("bad argument #%d to '%s' (table or context expected, got %s)"):format(n, fname, type(opts)), 3)
+    end
+    local m = opts.max
+    r.max = m == nil and DEFAULT_MAX or count_arg(m, n, fname)
+    r.keep = opts.keep_eol == true
+end
+
 -- Reader ----------------------------------------------------------------
 
 local Reader = {}
@@ -148,13 +158,9 @@ Reader.__index = Reader
 -- buffer (default 4096; 65536 suits bulk data): a read asks for the room
 -- left, or for what the call in hand still needs if that is more.
 function _M.reader(src, size)
-    local core = is_conn(src) and src or nil
-    if core == nil and not has_method(src, "read") then
-        error("bad argument #1 to 'reader' (conn expected, got " .. type(src) .. ")", 2)
-    end
     return setmetatable({
         src = src,
-        core = core,
+        core = endpoint_arg(src, "read", "reader"),
         buf = buffer.new(),
         size = size_arg(size, "reader"),
         want = 0, -- what the read in hand asks for
@@ -351,51 +357,46 @@ function Reader:read_until(delim, opts, ctx)
     return until_step(self, ctx, nil, false)
 end
 
--- read_exact(n [, ctx]): exactly n bytes (Go's io.ReadFull); nil, EOF when
--- none came, nil, ErrUnexpectedEOF when some (they stay buffered).
-local EXACT_CALL
-local function exact_step(r, ctx, n, eof)
-    local buf = r.buf
-    local len = #buf
-    if len >= n then
-        r.scanned = 0
-        return buf:get(n)
-    elseif eof then
-        return nil, len == 0 and EOF or ErrUnexpectedEOF
+-- A step that waits until n bytes are buffered, then returns take(r, n);
+-- at end of stream nil, EOF when none came, nil, ErrUnexpectedEOF when some
+-- (they stay buffered).
+local function n_bytes_step(take)
+    local call
+    local function step(r, ctx, n, eof)
+        local len = #r.buf
+        if len >= n then
+            return take(r, n)
+        elseif eof then
+            return nil, len == 0 and EOF or ErrUnexpectedEOF
+        end
+        want(r, len, n, huge)
+        return fill(r, call, ctx, n)
     end
-    want(r, len, n, huge)
-    return fill(r, EXACT_CALL, ctx, n)
-end
-EXACT_CALL = call_kind(exact_step)
-
-function Reader:read_exact(n, ctx)
-    check_reader(self, "read_exact")
-    n = count_arg(n, 1, "read_exact")
-    check_ctx(ctx, 2, "read_exact")
-    return exact_step(self, ctx, n, false)
+    call = call_kind(step)
+    return step
 end
 
--- peek(n [, ctx]): the next n bytes, left in the buffer; at end of stream
--- as read_exact.
-local PEEK_CALL
-local function peek_step(r, ctx, n, eof)
-    local p, len = r.buf:ref()
-    if len >= n then
-        return ffi_string(p, n)
-    elseif eof then
-        return nil, len == 0 and EOF or ErrUnexpectedEOF
+-- The method fname(n [, ctx]) that runs step for n bytes.
+local function n_bytes_method(fname, step)
+    return function(self, n, ctx)
+        check_reader(self, fname)
+        n = count_arg(n, 1, fname)
+        check_ctx(ctx, 2, fname)
+        return step(self, ctx, n, false)
     end
-    want(r, len, n, huge)
-    return fill(r, PEEK_CALL, ctx, n)
 end
-PEEK_CALL = call_kind(peek_step)
 
-function Reader:peek(n, ctx)
-    check_reader(self, "peek")
-    n = count_arg(n, 1, "peek")
-    check_ctx(ctx, 2, "peek")
-    return peek_step(self, ctx, n, false)
-end
+-- read_exact(n [, ctx]): exactly n bytes (Go's io.ReadFull).
+Reader.read_exact = n_bytes_method("read_exact", n_bytes_step(function(r, n)
+    r.scanned = 0
+    return r.buf:get(n)
+end))
+
+-- peek(n [, ctx]): the next n bytes, left in the buffer.
+Reader.peek = n_bytes_method("peek", n_bytes_step(function(r, n)
+    local p = r.buf:ref()
+    return ffi_string(p, n)
+end))
 
 -- discard(n [, ctx]): skips n bytes, reading as needed: n; or the count
 -- skipped and the error that stopped it (EOF at end of stream).
@@ -575,13 +576,9 @@ Writer.__index = Writer
 -- writer(conn [, size]): write flushes by itself once size bytes (default
 -- 4096) are pending.
 function _M.writer(dst, size)
-    local core = is_conn(dst) and dst or nil
-    if core == nil and not has_method(dst, "write") then
-        error("bad argument #1 to 'writer' (conn expected, got " .. type(dst) .. ")", 2)
-    end
     return setmetatable({
         dst = dst,
-        core = core,
+        core = endpoint_arg(dst, "write", "writer"),
         buf = buffer.new(),
         segs = {},
         nseg = 0,
@@ -746,13 +743,7 @@ end
 -- still pending).
 function Writer:write(...)
     check_writer(self, "write")
-    local n = select("#", ...)
-    local ctx = n > 0 and select(n, ...) or nil
-    if is_ctx(ctx) then
-        n = n - 1
-    else
-        ctx = nil
-    end
+    local n, ctx = trailing_ctx(...)
     local total = 0
     for i = 1, n do
         total = total + add(self, (select(i, ...)), i)

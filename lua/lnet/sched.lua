@@ -55,6 +55,18 @@ local function check_ctx(ctx, n, fname)
 end
 _M.check_ctx = check_ctx
 
+-- trailing_ctx(...): for a call whose last argument may be a ctx (write's,
+-- call's): how many arguments come before it (all when there is none) and
+-- the ctx, or nil.
+function _M.trailing_ctx(...)
+    local n = select("#", ...)
+    local ctx = n > 0 and select(n, ...) or nil
+    if ctx ~= nil and getmetatable(ctx) == Context then
+        return n - 1, ctx
+    end
+    return n, nil
+end
+
 -- Small integer ids, reused once given back, so the tables indexed by them
 -- stay arrays. (`#t + 1` would not do: with holes, # may land anywhere.)
 local function id_pool()

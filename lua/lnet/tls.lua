@@ -26,6 +26,7 @@ local dial = require "lnet.dial"
 local listener = require "lnet.listener"
 local context = require "lnet.context"
 local process = require "lnet.process"
+local memo = require "lnet.memo"
 
 local C = sys.C
 local rbuf = sys.rbuf
@@ -483,10 +484,9 @@ end
 
 -- Configs by their settings: conns made with the same settings (each
 -- accept of a server, each dial of a client) share one OpenSSL context.
--- At most CONFIGS_MAX are kept; past that the table starts over (the conns
--- of a dropped config keep it alive in the core).
+-- At most CONFIGS_MAX are kept (lnet.memo); the conns of a dropped config
+-- keep it alive in the core.
 local CONFIGS_MAX = 64
-local configs, nconfigs = {}, 0
 
 local function config_key(opts, role)
     local ciphers = opts.ciphers and concat(opts.ciphers, ":") or ""
@@ -496,22 +496,12 @@ local function config_key(opts, role)
         opts.keylog_file or "", alpn }, "\0")
 end
 
+local configs = memo.new(CONFIGS_MAX, function(_, opts, role)
+    return build_config(opts, role)
+end)
+
 local function config_for(opts, role)
-    local key = config_key(opts, role)
-    local cfg = configs[key]
-    if cfg ~= nil then
-        return cfg
-    end
-    local err
-    cfg, err = build_config(opts, role)
-    if cfg == nil then
-        return nil, err
-    end
-    if nconfigs >= CONFIGS_MAX then
-        configs, nconfigs = {}, 0
-    end
-    configs[key], nconfigs = cfg, nconfigs + 1
-    return cfg
+    return configs(config_key(opts, role), opts, role)
 end
 
 ---------------------------------------------------------------------------
@@ -609,41 +599,35 @@ function Tls:write(s, ctx)
     return retry(WRITE_CALL, self, ctx, s)
 end
 
+-- The method fname([ctx]) that waits for the core call f(self, op) to end:
+-- true, or nil and the error (named for the side: read, write, close).
+local function wait_done_method(fname, side, f)
+    local call = { f, function(self, rc, err)
+        if rc == 0 then
+            return true
+        end
+        return nil, fail_error(self, side, rc, err)
+    end }
+    return function(self, ctx)
+        check_tls(self, fname)
+        check_ctx(ctx, 1, fname)
+        return retry(call, self, ctx)
+    end
+end
+
 -- handshake([ctx]): true once the handshake is done (at once if it is);
 -- nil, err if it failed (and every call on the conn fails the same way from
 -- then on). Waits under the read deadline and ctx.
-local HANDSHAKE_CALL = { function(self, op)
+Tls.handshake = wait_done_method("handshake", "read", function(self, op)
     return C.lnet_tls_handshake(self, op)
-end, function(self, rc, err)
-    if rc == 0 then
-        return true
-    end
-    return nil, fail_error(self, "read", rc, err)
-end }
-
-function Tls:handshake(ctx)
-    check_tls(self, "handshake")
-    check_ctx(ctx, 1, "handshake")
-    return retry(HANDSHAKE_CALL, self, ctx)
-end
+end)
 
 -- close_write([ctx]): sends close_notify (after the writes in flight) and
 -- shuts the socket's write side; the peer's reads then end with EOF, and
 -- this end still reads. Before the handshake it is Go's error.
-local CLOSE_WRITE_CALL = { function(self, op)
+Tls.close_write = wait_done_method("close_write", "close", function(self, op)
     return C.lnet_tls_close_write(self, op)
-end, function(self, rc, err)
-    if rc == 0 then
-        return true
-    end
-    return nil, fail_error(self, "close", rc, err)
-end }
-
-function Tls:close_write(ctx)
-    check_tls(self, "close_write")
-    check_ctx(ctx, 1, "close_write")
-    return retry(CLOSE_WRITE_CALL, self, ctx)
-end
+end)
 
 -- close(): sends close_notify if the socket takes it at once (never waits),
 -- closes the conn (waking every call) and frees the TLS state.

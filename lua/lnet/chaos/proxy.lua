@@ -21,27 +21,27 @@
 local sched = require "lnet.sched"
 local sys = require "lnet.sys"
 local errors = require "lnet.errors"
-local addr = require "lnet.addr"
 local context = require "lnet.context"
 local listener = require "lnet.listener"
 local dial = require "lnet.dial"
+local base = require "lnet.chaos.proxy_base"
 local toxics = require "lnet.chaos.toxics"
 local framer = require "lnet.chaos.framer"
 local events = require "lnet.chaos.events"
 local session = require "lnet.chaos.session"
-local cerr = require "lnet.chaos.errors"
 local rand = require "lnet.chaos.rand"
 
 local C = sys.C
 local type, pairs, ipairs, error, tostring, setmetatable, pcall =
     type, pairs, ipairs, error, tostring, setmetatable, pcall
+local describe = base.describe
 local floor = math.floor
 local current = sched.current
 
 local _M = {}
 
 local DEFAULT_CONNECT_TIMEOUT = 5
-local DIRS = { up = { "up" }, down = { "down" }, both = { "up", "down" } }
+local DIRS = base.DIRS
 
 local Proxy = {}
 Proxy.__index = Proxy
@@ -51,16 +51,7 @@ local function check(self, fname)
     errors.check_self(self, Proxy, "chaos proxy", fname)
 end
 
--- Tasks of the proxy (sched calls leave when one ends).
-function Proxy:spawn(fn, ...)
-    local t = sched.go_in(self, fn, ...)
-    self.tasks[t] = true
-    return t
-end
-
-function Proxy:leave(t)
-    self.tasks[t] = nil
-end
+base.methods(Proxy, "chaos proxy")
 
 function Proxy:event(what, extra)
     local e = extra or {}
@@ -261,26 +252,18 @@ function Proxy:changed(x)
     return true
 end
 
--- A toxic as scripts see it: the spec that would make it again.
-local function describe(x)
-    local d = { name = x.name, type = x.type, stream = x.stream, toxicity = x.toxicity, scope = x.scope, nth = x.nth,
-                framer = x.framer and x.framer.spec }
-    for k, v in pairs(x.a) do
-        d[k] = v
-    end
-    return d
-end
 _M.describe = describe
 
 -- add_toxic(x): adds a toxic made by toxics.new or toxics.from_api.
 function Proxy:add_toxic(x)
-    if self.by_name[x.name] ~= nil then
-        return nil, cerr.new("toxic_exists", "toxic " .. x.name .. " already exists")
+    local err
+    x, err = base.append(self, x)
+    if x == nil then
+        return nil, err
     end
     x.counters = { up = {}, down = {}, open = {} }
-    self.list[#self.list + 1] = x
-    self.by_name[x.name] = x
-    local ok, err = self:changed(x)
+    local ok
+    ok, err = self:changed(x)
     if not ok then
         self:remove_toxic(x)
         return nil, err
@@ -307,13 +290,7 @@ function Proxy:add(spec)
     return describe(x)
 end
 
-function Proxy:find(name)
-    local x = self.by_name[name]
-    if x == nil then
-        return nil, cerr.new("toxic_not_found", "no toxic " .. tostring(name))
-    end
-    return x
-end
+Proxy.find = base.find
 
 -- update_toxic(name, spec, api): changes attributes (and toxicity); open
 -- conns draw again and restart the toxic's timers, as in Toxiproxy.
@@ -348,13 +325,7 @@ function Proxy:update(name, spec)
 end
 
 function Proxy:remove_toxic(x)
-    for i, y in ipairs(self.list) do
-        if y == x then
-            table.remove(self.list, i)
-            break
-        end
-    end
-    self.by_name[x.name] = nil
+    base.unlink(self, x)
     return self:changed(x)
 end
 
@@ -381,15 +352,6 @@ function Proxy:toxic(name)
     return x and describe(x)
 end
 
-function Proxy:toxics()
-    check(self, "toxics")
-    local out = {}
-    for i, x in ipairs(self.list) do
-        out[i] = describe(x)
-    end
-    return out
-end
-
 -- reset(): every toxic removed and the proxy enabled (Toxiproxy's /reset).
 function Proxy:reset()
     check(self, "reset")
@@ -412,16 +374,6 @@ end
 function Proxy:conns()
     check(self, "conns")
     return self.nsessions
-end
-
-function Proxy:events()
-    check(self, "events")
-    return self.log:events()
-end
-
-function Proxy:stats()
-    check(self, "stats")
-    return self.log:summary()
 end
 
 -- configure{listen, upstream}: moves the proxy (Toxiproxy's proxy update):
@@ -469,18 +421,8 @@ function _M.proxy(opts)
     if type(opts) ~= "table" then
         error("bad argument #1 to 'proxy' (table expected, got " .. type(opts) .. ")", 2)
     end
-    local listen = opts.listen or "127.0.0.1:0"
-    if addr.is_addr(listen) then
-        listen = tostring(listen)
-    elseif type(listen) ~= "string" then
-        opt_error("listen", "address", listen)
-    end
-    local upstream = opts.upstream
-    if addr.is_addr(upstream) then
-        upstream = tostring(upstream)
-    elseif type(upstream) ~= "string" then
-        opt_error("upstream", "address", upstream)
-    end
+    local listen = base.address(opts.listen or "127.0.0.1:0", "listen", "proxy")
+    local upstream = base.address(opts.upstream, "upstream", "proxy")
     local name = opts.name or "proxy"
     if type(name) ~= "string" then
         opt_error("name", "string", name)

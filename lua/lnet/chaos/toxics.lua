@@ -506,6 +506,29 @@ local function check_attrs(def, given, a, api)
 end
 _M.check_attrs = check_attrs
 
+-- spec_attrs(spec, common): the fields of a script's spec that are not
+-- common (set on every toxic: type, name, stream...), its attributes.
+local function spec_attrs(spec, common)
+    local attrs = {}
+    for k, v in pairs(spec) do
+        if not common[k] then
+            attrs[k] = v
+        end
+    end
+    return attrs
+end
+_M.spec_attrs = spec_attrs
+
+-- defaults(def): the attributes of a new toxic of type def.
+local function defaults(def)
+    local a = {}
+    for _, at in ipairs(def.attrs) do
+        a[at.name] = at.default
+    end
+    return a
+end
+_M.defaults = defaults
+
 -- Checks the combination: kinds that act once per conn or on the
 -- listener take no scope; a message scope needs a framer.
 local function check_kind(x)
@@ -541,21 +564,12 @@ function _M.new(spec, framer_new)
     if def == nil then
         return nil, cerr.new("invalid_type", "unknown toxic type " .. tostring(tname))
     end
-    local x = { type = tname, def = def, stream = "down", toxicity = 1, scope = "conn", a = {}, gen = 0 }
-    for _, at in ipairs(def.attrs) do
-        x.a[at.name] = at.default
-    end
+    local x = { type = tname, def = def, stream = "down", toxicity = 1, scope = "conn", a = defaults(def), gen = 0 }
     local err = check_common(spec, x, framer_new)
     if err ~= nil then
         return nil, err
     end
-    local attrs = {}
-    for k, v in pairs(spec) do
-        if not COMMON[k] then
-            attrs[k] = v
-        end
-    end
-    err = check_attrs(def, attrs, x.a, false) or check_kind(x)
+    err = check_attrs(def, spec_attrs(spec, COMMON), x.a, false) or check_kind(x)
     if err ~= nil then
         return nil, err
     end

@@ -14,9 +14,9 @@
 local sched = require "lnet.sched"
 local sys = require "lnet.sys"
 local errors = require "lnet.errors"
-local addr = require "lnet.addr"
 local packet = require "lnet.packet"
 local dial = require "lnet.dial"
+local base = require "lnet.chaos.proxy_base"
 local toxics = require "lnet.chaos.toxics"
 local events = require "lnet.chaos.events"
 local cerr = require "lnet.chaos.errors"
@@ -29,6 +29,7 @@ local floor, max, min, huge = math.floor, math.max, math.min, math.huge
 local sub, char, byte = string.sub, string.char, string.byte
 local bxor, lshift = require("bit").bxor, require("bit").lshift
 local wait = link.wait
+local describe, DIRS = base.describe, base.DIRS
 
 local _M = {}
 
@@ -197,23 +198,14 @@ local function new_toxic(spec)
     if def == nil then
         return nil, cerr.new("invalid_type", "unknown udp toxic type " .. tostring(spec.type))
     end
-    local x = { type = spec.type, def = def, stream = "up", a = {} }
-    for _, at in ipairs(def.attrs) do
-        x.a[at.name] = at.default
-    end
+    local x = { type = spec.type, def = def, stream = "up", a = toxics.defaults(def) }
     if spec.stream ~= nil then
         x.stream = toxics.STREAMS[spec.stream]
         if x.stream == nil then
             return nil, cerr.new("invalid_stream", "stream must be up, down or both, got " .. tostring(spec.stream))
         end
     end
-    local attrs = {}
-    for k, v in pairs(spec) do
-        if not COMMON[k] then
-            attrs[k] = v
-        end
-    end
-    local err = toxics.check_attrs(def, attrs, x.a, false)
+    local err = toxics.check_attrs(def, toxics.spec_attrs(spec, COMMON), x.a, false)
     if err ~= nil then
         return nil, err
     end
@@ -470,36 +462,20 @@ local function front_reader(self)
     end
 end
 
-function UdpProxy:spawn(fn, ...)
-    local t = sched.go_in(self, fn, ...)
-    self.tasks[t] = true
-    return t
-end
-
-function UdpProxy:leave(t)
-    self.tasks[t] = nil
-end
-
 local function check(self, fname)
     errors.check_self(self, UdpProxy, "chaos udp proxy", fname)
 end
 
+base.methods(UdpProxy, "chaos udp proxy")
+
 function UdpProxy:rebuild()
     local chains = { up = {}, down = {} }
     for _, x in ipairs(self.list) do
-        for _, dir in ipairs(x.stream == "both" and { "up", "down" } or { x.stream }) do
+        for _, dir in ipairs(DIRS[x.stream]) do
             chains[dir][#chains[dir] + 1] = x
         end
     end
     self.chains = chains
-end
-
-local function describe(x)
-    local d = { name = x.name, type = x.type, stream = x.stream }
-    for k, v in pairs(x.a) do
-        d[k] = v
-    end
-    return d
 end
 
 function UdpProxy:add(spec)
@@ -511,20 +487,19 @@ function UdpProxy:add(spec)
     if x == nil then
         return nil, err
     end
-    if self.by_name[x.name] ~= nil then
-        return nil, cerr.new("toxic_exists", "toxic " .. x.name .. " already exists")
+    x, err = base.append(self, x)
+    if x == nil then
+        return nil, err
     end
-    self.list[#self.list + 1] = x
-    self.by_name[x.name] = x
     self:rebuild()
     return describe(x)
 end
 
 function UdpProxy:update(name, spec)
     check(self, "update")
-    local x = self.by_name[name]
+    local x, err = base.find(self, name)
     if x == nil then
-        return nil, cerr.new("toxic_not_found", "no toxic " .. tostring(name))
+        return nil, err
     end
     local a = {}
     for k, v in pairs(x.a) do
@@ -540,7 +515,7 @@ function UdpProxy:update(name, spec)
             attrs[k] = v
         end
     end
-    local err = toxics.check_attrs(x.def, attrs, a, false)
+    err = toxics.check_attrs(x.def, attrs, a, false)
     if err ~= nil then
         return nil, err
     end
@@ -551,17 +526,11 @@ end
 -- remove(name): true; what reorder held goes on at once.
 function UdpProxy:remove(name)
     check(self, "remove")
-    local x = self.by_name[name]
+    local x, err = base.find(self, name)
     if x == nil then
-        return nil, cerr.new("toxic_not_found", "no toxic " .. tostring(name))
+        return nil, err
     end
-    for i, y in ipairs(self.list) do
-        if y == x then
-            table.remove(self.list, i)
-            break
-        end
-    end
-    self.by_name[name] = nil
+    base.unlink(self, x)
     self:rebuild()
     for _, s in pairs(self.clients) do
         for _, pipe in pairs(s.pipes) do
@@ -575,15 +544,6 @@ function UdpProxy:remove(name)
     return true
 end
 
-function UdpProxy:toxics()
-    check(self, "toxics")
-    local out = {}
-    for i, x in ipairs(self.list) do
-        out[i] = describe(x)
-    end
-    return out
-end
-
 function UdpProxy:addr()
     check(self, "addr")
     return self.front:local_addr()
@@ -593,16 +553,6 @@ end
 function UdpProxy:sessions()
     check(self, "sessions")
     return self.nsessions
-end
-
-function UdpProxy:events()
-    check(self, "events")
-    return self.log:events()
-end
-
-function UdpProxy:stats()
-    check(self, "stats")
-    return self.log:summary()
 end
 
 function UdpProxy:close()
@@ -638,17 +588,8 @@ function _M.udp_proxy(opts)
     if type(opts) ~= "table" then
         error("bad argument #1 to 'udp_proxy' (table expected, got " .. type(opts) .. ")", 2)
     end
-    local listen, upstream = opts.listen or "127.0.0.1:0", opts.upstream
-    if addr.is_addr(upstream) then
-        upstream = tostring(upstream)
-    elseif type(upstream) ~= "string" then
-        error("bad argument #1 to 'udp_proxy' (upstream: address expected, got " .. type(upstream) .. ")", 2)
-    end
-    if addr.is_addr(listen) then
-        listen = tostring(listen)
-    elseif type(listen) ~= "string" then
-        error("bad argument #1 to 'udp_proxy' (listen: address expected, got " .. type(listen) .. ")", 2)
-    end
+    local upstream = base.address(opts.upstream, "upstream", "udp_proxy")
+    local listen = base.address(opts.listen or "127.0.0.1:0", "listen", "udp_proxy")
     rand.check_seed(opts.seed, "udp_proxy")
     local log, err = events.new { name = opts.name or "udp", max = opts.events_max, file = opts.log,
                                   on_event = opts.on_event }

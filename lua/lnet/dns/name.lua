@@ -17,6 +17,7 @@
 
 local ffi = require "ffi"
 local const = require "lnet.dns.const"
+local memo = require "lnet.memo"
 
 local byte, sub, find, gsub, char, format = string.byte, string.sub, string.find, string.gsub, string.char,
     string.format
@@ -247,29 +248,12 @@ local function parse(text)
     return { wire = wire, offs = offs, keys = keys }
 end
 
--- Compiled names are kept: a server answers the same few names over and
--- over. The cache is dropped whole when it fills, which bounds it without
--- bookkeeping per entry.
+-- Compiled names are kept (lnet.memo): a server answers the same few names
+-- over and over.
 local CACHE_MAX = 4096
-local cache, cached = {}, 0
 
 -- compile(text): the compiled name, or nil and a MessageError.
-function _M.compile(text)
-    local e = cache[text]
-    if e ~= nil then
-        return e
-    end
-    local err
-    e, err = parse(text)
-    if e == nil then
-        return nil, err
-    end
-    if cached >= CACHE_MAX then
-        cache, cached = {}, 0
-    end
-    cache[text], cached = e, cached + 1
-    return e
-end
+_M.compile = memo.new(CACHE_MAX, parse)
 
 -- canonical(text): text as read back from its wire form (the final dot
 -- added, escapes as dig writes them), or nil and a MessageError: two texts

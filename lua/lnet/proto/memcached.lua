@@ -25,6 +25,7 @@ local errors = require "lnet.errors"
 local sched = require "lnet.sched"
 local bufio = require "lnet.bufio"
 local ProtocolError = require("lnet.proto.errors").ProtocolError
+local dial_server = require("lnet.proto.dial").server
 
 local setmetatable, getmetatable, type, error, tostring, tonumber, ipairs =
     setmetatable, getmetatable, type, error, tostring, tonumber, ipairs
@@ -59,7 +60,7 @@ end
 
 function _M.connect(address, opts)
     opts = opts or {}
-    local c, err = lnet.dial(find(address, "/", 1, true) and "unix" or "tcp", address, { timeout = opts.timeout })
+    local c, err = dial_server(address, opts.timeout)
     if c == nil then
         return nil, err
     end
@@ -84,15 +85,29 @@ local function is_ctx(v)
     return getmetatable(v) == Context
 end
 
--- Sends what was written, then reads one reply line; a server error line
--- is nil, MemcachedError.
-local function exchange(self, ctx)
+local function broken(self, err)
+    self.broken = err
+    return nil, err
+end
+
+-- Sends what was written: true, or nil and the error (which breaks the
+-- client: a request may have gone out in part).
+local function send(self, ctx)
     if self.broken then
         return nil, self.broken
     end
     local ok, err = self.w:flush(ctx)
     if not ok then
-        self.broken = err
+        return broken(self, err)
+    end
+    return true
+end
+
+-- Sends what was written, then reads one reply line; a server error line
+-- is nil, MemcachedError.
+local function exchange(self, ctx)
+    local ok, err = send(self, ctx)
+    if not ok then
         return nil, err
     end
     return self:line(ctx)
@@ -111,11 +126,6 @@ function Client:line(ctx)
         return nil, setmetatable({ kind = word, msg = rest }, MemcachedError)
     end
     return line
-end
-
-local function broken(self, err)
-    self.broken = err
-    return nil, err
 end
 
 -- The VALUE blocks up to END: into out[key] = {value, flags, cas}.
@@ -148,12 +158,9 @@ end
 function Client:get(key, ctx)
     check_key(key, "get")
     self.w:write("gets ", key, "\r\n")
-    if self.broken then
-        return nil, self.broken
-    end
-    local ok, err = self.w:flush(ctx)
+    local ok, err = send(self, ctx)
     if not ok then
-        return broken(self, err)
+        return nil, err
     end
     local values
     values, err = read_values(self, {}, ctx)
@@ -177,12 +184,9 @@ function Client:get_multi(keys, ctx)
         self.w:write(" ", k)
     end
     self.w:write("\r\n")
-    if self.broken then
-        return nil, self.broken
-    end
-    local ok, err = self.w:flush(ctx)
+    local ok, err = send(self, ctx)
     if not ok then
-        return broken(self, err)
+        return nil, err
     end
     return read_values(self, {}, ctx)
 end

@@ -36,13 +36,14 @@ local sched = require "lnet.sched"
 local conn = require "lnet.conn"
 local bufio = require "lnet.bufio"
 local ProtocolError = require("lnet.proto.errors").ProtocolError
+local dial_server = require("lnet.proto.dial").server
 
-local setmetatable, getmetatable, type, error, tostring, tonumber, select, pairs =
-    setmetatable, getmetatable, type, error, tostring, tonumber, select, pairs
+local setmetatable, type, error, tostring, tonumber, select, pairs =
+    setmetatable, type, error, tostring, tonumber, select, pairs
 local byte, sub, find, format, lower = string.byte, string.sub, string.find, string.format, string.lower
 local floor, huge = math.floor, math.huge
 local istype = ffi.istype
-local Context = sched.Context
+local trailing_ctx = sched.trailing_ctx
 
 local _M = {}
 
@@ -91,10 +92,6 @@ local function arg_string(v, i)
     error(format("bad argument #%d to 'send' (string or number expected, got %s)", i, type(v)), 4)
 end
 
-local function is_ctx(v)
-    return v ~= nil and getmetatable(v) == Context
-end
-
 -- client(conn [, opts]): over a connected conn (or anything with read and
 -- write). opts: protocol (2, or 3 to send HELLO 3 at once), max_bulk,
 -- max_elements, max_depth, max_line.
@@ -131,7 +128,7 @@ end
 -- and makes a client; opts as client's, plus timeout (the dial's).
 function _M.connect(address, opts)
     opts = opts or {}
-    local c, err = lnet.dial(find(address, "/", 1, true) and "unix" or "tcp", address, { timeout = opts.timeout })
+    local c, err = dial_server(address, opts.timeout)
     if c == nil then
         return nil, err
     end
@@ -390,13 +387,7 @@ end
 
 -- call(cmd, ... [, ctx]): send, flush, receive.
 function Client:call(...)
-    local n = select("#", ...)
-    local ctx = n > 0 and select(n, ...) or nil
-    if is_ctx(ctx) then
-        n = n - 1
-    else
-        ctx = nil
-    end
+    local n, ctx = trailing_ctx(...)
     if n == 0 then
         error("bad argument #1 to 'call' (command expected)", 2)
     end

@@ -11,6 +11,8 @@
 -- path some route has for other methods is 405 with Allow; HEAD falls back
 -- to GET. Routes are tried in the order added.
 
+local memo = require "lnet.memo"
+
 local setmetatable, type, error, ipairs = setmetatable, type, error, ipairs
 local sub, find, gsub, char, upper = string.sub, string.find, string.gsub, string.char, string.upper
 local concat = table.concat
@@ -27,10 +29,9 @@ end
 local unescape = _M.unescape
 
 -- A path's segments (empty ones dropped). Paths seen recently are kept
--- (at most CACHE of them; the cache starts over when full), so a router
--- under load splits each path once.
+-- (at most CACHE of them, lnet.memo), so a router under load splits each
+-- path once.
 local CACHE = 1024
-local cached, ncached = {}, 0
 
 local function split(path)
     local segs, i = {}, 1
@@ -47,17 +48,7 @@ local function split(path)
     end
 end
 
-local function segments(path)
-    local segs = cached[path]
-    if segs == nil then
-        segs = split(path)
-        if ncached >= CACHE then
-            cached, ncached = {}, 0
-        end
-        cached[path], ncached = segs, ncached + 1
-    end
-    return segs
-end
+local segments = memo.new(CACHE, split)
 
 local Router = {}
 Router.__index = Router
