@@ -32,11 +32,6 @@
 
 #define READ_BUF_SIZE (64 * 1024)
 
-/* How many connections one readiness event may accept. Draining the
- * backlog saves an epoll round trip per connect under a connect storm;
- * the bound keeps established connections from starving meanwhile. */
-#define ACCEPT_BATCH 64
-
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct conn {
@@ -133,20 +128,9 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents) {
 static void on_acceptable(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
 
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                perror("echo_ev: accept4"); /* e.g. EMFILE: retried on the next event */
-            return;
-        }
-
-        /* Echo replies are small and immediate; do not let Nagle hold a
-         * tail back waiting for an ACK. Go sets this by default too. */
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-
+    for (int i = 0; i < BENCH_ACCEPT_BATCH; i++) {
+        int fd = bench_accept("echo_ev", w->fd);
+        if (fd < 0) return;
         struct conn *c = calloc(1, sizeof *c);
         if (!c) {
             close(fd);
@@ -171,28 +155,10 @@ int main(int argc, char **argv) {
     if (listen_fd < 0) return 1;
 
     struct ev_loop *loop = ev_default_loop(0);
-    ev_io accept_w;
-    ev_signal int_w, term_w;
-    ev_io_init(&accept_w, on_acceptable, listen_fd, EV_READ);
-    ev_io_start(loop, &accept_w);
-    ev_signal_init(&int_w, bench_on_signal, SIGINT);
-    ev_signal_start(loop, &int_w);
-    ev_signal_init(&term_w, bench_on_signal, SIGTERM);
-    ev_signal_start(loop, &term_w);
-
-    if (bench_print_listening(listen_fd) < 0) {
-        perror("echo_ev: stdout");
-        return 1;
-    }
-
-    ev_run(loop, 0);
-
+    int rc = bench_serve("echo_ev", loop, listen_fd, on_acceptable);
     while (conns)
         conn_close(loop, conns);
-    ev_io_stop(loop, &accept_w);
     close(listen_fd);
-    ev_signal_stop(loop, &int_w);
-    ev_signal_stop(loop, &term_w);
     ev_loop_destroy(loop);
-    return 0;
+    return rc;
 }

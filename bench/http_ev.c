@@ -31,9 +31,8 @@
 
 #include "net.h"
 
-#define IN_SIZE      16384 /* a conn's unanswered bytes: a partial request */
-#define OUT_SIZE     65536 /* answers to one read's requests */
-#define ACCEPT_BATCH 64
+#define IN_SIZE  16384 /* a conn's unanswered bytes: a partial request */
+#define OUT_SIZE 65536 /* answers to one read's requests */
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -124,15 +123,9 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents) {
 
 static void on_acceptable(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) perror("http_ev: accept4");
-            return;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    for (int i = 0; i < BENCH_ACCEPT_BATCH; i++) {
+        int fd = bench_accept("http_ev", w->fd);
+        if (fd < 0) return;
         struct conn *c = malloc(sizeof *c);
         if (!c) {
             close(fd);
@@ -156,23 +149,10 @@ int main(int argc, char **argv) {
     int listen_fd = bench_bind("http_ev", argc == 2 ? argv[1] : "127.0.0.1:0", SOCK_STREAM);
     if (listen_fd < 0) return 1;
     struct ev_loop *loop = ev_default_loop(0);
-    ev_io accept_w;
-    ev_signal int_w, term_w;
-    ev_io_init(&accept_w, on_acceptable, listen_fd, EV_READ);
-    ev_io_start(loop, &accept_w);
-    ev_signal_init(&int_w, bench_on_signal, SIGINT);
-    ev_signal_start(loop, &int_w);
-    ev_signal_init(&term_w, bench_on_signal, SIGTERM);
-    ev_signal_start(loop, &term_w);
-    if (bench_print_listening(listen_fd) < 0) {
-        perror("http_ev: stdout");
-        return 1;
-    }
-    ev_run(loop, 0);
+    int rc = bench_serve("http_ev", loop, listen_fd, on_acceptable);
     while (conns)
         conn_close(loop, conns);
-    ev_io_stop(loop, &accept_w);
     close(listen_fd);
     ev_loop_destroy(loop);
-    return 0;
+    return rc;
 }

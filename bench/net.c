@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -80,4 +82,42 @@ int bench_print_listening(int fd) {
         return -1;
     printf(strchr(host, ':') ? "listening [%s]:%s\n" : "listening %s:%s\n", host, port);
     return fflush(stdout) == 0 ? 0 : -1;
+}
+
+int bench_accept(const char *prog, int listen_fd) {
+    for (;;) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            return fd;
+        }
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            fprintf(stderr, "%s: accept4: %s\n", prog, strerror(errno));
+        return -1;
+    }
+}
+
+int bench_serve(const char *prog, struct ev_loop *loop, int listen_fd,
+                void (*on_accept)(struct ev_loop *, struct ev_io *, int)) {
+    ev_io accept_w;
+    ev_signal int_w, term_w;
+    int rc = 0;
+    ev_io_init(&accept_w, on_accept, listen_fd, EV_READ);
+    ev_io_start(loop, &accept_w);
+    ev_signal_init(&int_w, bench_on_signal, SIGINT);
+    ev_signal_start(loop, &int_w);
+    ev_signal_init(&term_w, bench_on_signal, SIGTERM);
+    ev_signal_start(loop, &term_w);
+    if (bench_print_listening(listen_fd) < 0) {
+        fprintf(stderr, "%s: stdout: %s\n", prog, strerror(errno));
+        rc = 1;
+    } else {
+        ev_run(loop, 0);
+    }
+    ev_io_stop(loop, &accept_w);
+    ev_signal_stop(loop, &int_w);
+    ev_signal_stop(loop, &term_w);
+    return rc;
 }

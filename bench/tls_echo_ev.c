@@ -36,7 +36,6 @@
 #include "net.h"
 
 #define READ_BUF_SIZE (64 * 1024)
-#define ACCEPT_BATCH  64
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -154,15 +153,9 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents) {
 
 static void on_acceptable(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) perror("tls_echo_ev: accept4");
-            return;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    for (int i = 0; i < BENCH_ACCEPT_BATCH; i++) {
+        int fd = bench_accept("tls_echo_ev", w->fd);
+        if (fd < 0) return;
         struct conn *c = calloc(1, sizeof *c);
         if (!c || !(c->ssl = SSL_new(ctx)) || SSL_set_fd(c->ssl, fd) != 1) {
             if (c) SSL_free(c->ssl);
@@ -180,16 +173,6 @@ static void on_acceptable(struct ev_loop *loop, ev_io *w, int revents) {
         conns = c;
         ev_io_start(loop, &c->read_w);
     }
-}
-
-static int print_listening(int fd) {
-    struct sockaddr_in sin;
-    socklen_t len = sizeof sin;
-    char ip[INET_ADDRSTRLEN];
-    if (getsockname(fd, (struct sockaddr *)&sin, &len) < 0 || sin.sin_family != AF_INET) return -1;
-    inet_ntop(AF_INET, &sin.sin_addr, ip, sizeof ip);
-    printf("listening %s:%d\n", ip, ntohs(sin.sin_port));
-    return fflush(stdout) == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv) {
@@ -214,29 +197,12 @@ int main(int argc, char **argv) {
     if (listen_fd < 0) return 1;
 
     struct ev_loop *loop = ev_default_loop(0);
-    ev_io accept_w;
-    ev_signal int_w, term_w;
-    ev_io_init(&accept_w, on_acceptable, listen_fd, EV_READ);
-    ev_io_start(loop, &accept_w);
-    ev_signal_init(&int_w, bench_on_signal, SIGINT);
-    ev_signal_start(loop, &int_w);
-    ev_signal_init(&term_w, bench_on_signal, SIGTERM);
-    ev_signal_start(loop, &term_w);
     signal(SIGPIPE, SIG_IGN);
-    if (print_listening(listen_fd) < 0) {
-        perror("tls_echo_ev: stdout");
-        return 1;
-    }
-
-    ev_run(loop, 0);
-
+    int rc = bench_serve("tls_echo_ev", loop, listen_fd, on_acceptable);
     while (conns)
         conn_close(loop, conns);
-    ev_io_stop(loop, &accept_w);
     close(listen_fd);
-    ev_signal_stop(loop, &int_w);
-    ev_signal_stop(loop, &term_w);
     ev_loop_destroy(loop);
     SSL_CTX_free(ctx);
-    return 0;
+    return rc;
 }
